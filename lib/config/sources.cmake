@@ -1,0 +1,1 @@
+target_sources(titand_core PRIVATE ${CMAKE_CURRENT_LIST_DIR}/config.cc)

@@ -1,0 +1,1 @@
+titand_add_test(config_test ${CMAKE_CURRENT_LIST_DIR}/config_test.cc)
