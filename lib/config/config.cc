@@ -25,7 +25,7 @@ constexpr uint64_t kKiB = 1024;
 constexpr uint64_t kMiB = 1024 * kKiB;
 constexpr uint64_t kGiB = 1024 * kMiB;
 
-// A config file is a few kilobytes; the limit stops a wrong path such as /dev/zero from
+// A config file is a few kilobytes. The limit stops a wrong path such as /dev/zero from
 // being read forever.
 constexpr size_t kMaxConfigFileBytes = kMiB;
 constexpr size_t kMaxShownValueChars = 80;
@@ -111,7 +111,7 @@ bool isValidHostName(std::string_view host) {
   for (char c : host) {
     if (std::isalnum(static_cast<unsigned char>(c)) == 0 && c != '-' && c != '.') return false;
   }
-  // Digits and dots only: it has to be a dotted IPv4 address, not a name.
+  // A host of only digits and dots must be a valid dotted IPv4 address.
   if (host.find_first_not_of("0123456789.") == std::string_view::npos) {
     in_addr ipv4{};
     return inet_pton(AF_INET, std::string(host).c_str(), &ipv4) == 1;
@@ -439,7 +439,7 @@ Status readHosts(const TableReader& hosts, Config* config) {
 Status checkListenAddressesDiffer(const Config& config, const std::string& source) {
   Result<ListenAddress> api = parseListenAddress(config.api.listen);
   Result<ListenAddress> metrics = parseListenAddress(config.metrics.listen);
-  if (!api.isOk() || !metrics.isOk()) return Status::ok();  // Reported when read.
+  if (!api.isOk() || !metrics.isOk()) return Status::ok();  // readListen reported them.
   if (api->port != 0 && api->port == metrics->port && api->host == metrics->host) {
     return invalid(
         fmt::format("invalid config: metrics.listen = {:?} in {}: must differ from api.listen",
@@ -515,7 +515,7 @@ HostLimits Config::limitsFor(const std::string& origin) const {
   if (host_overrides.empty()) return host_defaults;
   auto it = host_overrides.find(origin);
   if (it == host_overrides.end()) {
-    // Callers normally pass normalized origins; this also accepts "HTTP://Host" and the like.
+    // Callers normally pass normalized origins. This also accepts forms such as "HTTP://Host".
     Result<std::string> normalized = model::originOf(origin);
     if (normalized.isOk()) it = host_overrides.find(normalized.value());
   }

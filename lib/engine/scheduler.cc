@@ -8,6 +8,7 @@
 #include "engine/result_record.h"
 #include "policy/retry_after.h"
 #include "policy/retry_policy.h"
+#include "store/queue.h"
 #include "store/schema.h"
 
 namespace titand::engine {
@@ -156,39 +157,26 @@ size_t Scheduler::claimFromHost(HostState& state, Micros now, size_t budget) {
   size_t want = std::min<size_t>({budget, state.limits.max_connections - state.in_flight,
                                   deps_.config->engine.claim_batch});
   if (want == 0) return 0;
-
-  std::string lower = store::queueKeyPrefix(state.id, 0);
-  std::string upper = store::queueKeyPrefix(state.id, now + 1);
-  rocksdb::Slice lower_slice(lower), upper_slice(upper);
-  rocksdb::ReadOptions options;
-  options.iterate_lower_bound = &lower_slice;
-  options.iterate_upper_bound = &upper_slice;
-  std::unique_ptr<rocksdb::Iterator> it(
-      deps_.store->db()->NewIterator(options, deps_.store->family(store::kQueueFamily)));
-
+  auto scan = store::scanDue(*deps_.store, state.id, now, want, [&](const model::ItemKey& key) {
+    // A claimed item keeps its queue key until the claim batch is durable.
+    if (in_flight_.count(key) > 0) return store::ScanDecision::kSkip;
+    if (!state.bucket.tryTake(now)) return store::ScanDecision::kStop;
+    return store::ScanDecision::kTake;
+  });
+  if (!scan.isOk()) {
+    log_->error("host {}: {}", state.origin, scan.status().toString());
+    deps_.metrics->errors_total.inc();
+    return 0;
+  }
+  if (scan.value().exhausted) {
+    Micros next = store::nextDueAfter(*deps_.store, state.id, now);
+    state.next_due = next == store::kNoDueTime ? kNever : next;
+  }
   std::vector<model::ItemKey> keys;
   std::vector<std::string> queue_keys;
-  for (it->SeekToFirst(); it->Valid() && keys.size() < want; it->Next()) {
-    auto decoded = store::decodeQueueKey(it->key().ToStringView());
-    if (!decoded.isOk()) continue;
-    if (in_flight_.count(decoded.value().item) > 0) continue;  // Claimed, delete not yet durable.
-    if (!state.bucket.tryTake(now)) break;  // Rate limit reached; the next pass goes on.
-    keys.push_back(decoded.value().item);
-    queue_keys.push_back(it->key().ToString());
-  }
-  if (keys.size() < want && it->status().ok() && !it->Valid()) {
-    // Fewer due than wanted: remember when the next one falls due.
-    rocksdb::ReadOptions peek_options;
-    std::string host_end = store::queueKeyPrefix(state.id + 1, 0);
-    rocksdb::Slice end_slice(host_end);
-    peek_options.iterate_upper_bound = &end_slice;
-    std::unique_ptr<rocksdb::Iterator> peek(
-        deps_.store->db()->NewIterator(peek_options, deps_.store->family(store::kQueueFamily)));
-    peek->Seek(upper);
-    state.next_due = peek->Valid() ? store::decodeQueueKey(peek->key().ToStringView())
-                                         .value()
-                                         .due
-                                   : kNever;
+  for (auto& entry : scan.value().entries) {
+    keys.push_back(entry.item);
+    queue_keys.push_back(std::move(entry.queue_key));
   }
   if (keys.empty()) return 0;
 

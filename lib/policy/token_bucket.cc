@@ -25,7 +25,7 @@ void TokenBucket::setRate(double rate_per_second) {
 
 double TokenBucket::tokensAt(Micros now) const {
   if (!started_) return capacity_;
-  // A clock that went back adds nothing; tryTake then restarts the refill from `now`.
+  // A clock that went back adds no tokens, and tryTake restarts the refill from `now`.
   if (now <= last_) return tokens_;
   double refill = static_cast<double>(now - last_) * rate_per_micro_;
   return std::min(capacity_, tokens_ + refill);

@@ -319,14 +319,6 @@ std::string urlHost(const sockaddr_storage& address) {
   return fmt::format("[{}]", text);
 }
 
-// h2o keeps up to a few freed socket buffers per thread for reuse and has no call that frees
-// them, so they would leak when the server thread exits. Taking them out of the cache one by
-// one (h2o_mem_alloc_recycle pops the cache while it is not empty) lets free() release them.
-void releaseSocketBufferCache() {
-  h2o_mem_recycle_t* cache = &h2o_socket_buffer_prototype.allocator;
-  while (cache->cnt > 0) free(h2o_mem_alloc_recycle(cache, 1));
-}
-
 struct StringHash {
   using is_transparent = void;
   size_t operator()(std::string_view text) const { return std::hash<std::string_view>{}(text); }
@@ -633,7 +625,6 @@ void HttpTarget::Server::closeLoop() {
   int rc = uv_loop_close(&loop_);
   if (rc != 0) logger()->warn("HTTP target loop did not close cleanly: {}", uv_strerror(rc));
   h2o_config_dispose(&config_);
-  releaseSocketBufferCache();
   logger()->debug("HTTP target on {} stopped", host_);
 }
 

@@ -16,17 +16,21 @@ constexpr const char* kSource = "test.toml";
 // Compares every field, so a default that drifts names the field in the failure.
 void expectSameConfig(const Config& actual, const Config& expected) {
   EXPECT_EQ(actual.state_dir, expected.state_dir);
+
   EXPECT_EQ(actual.spool.dir, expected.spool.dir);
   EXPECT_EQ(actual.spool.rescan_interval_ms, expected.spool.rescan_interval_ms);
   EXPECT_EQ(actual.spool.max_line_bytes, expected.spool.max_line_bytes);
   EXPECT_EQ(actual.spool.commit_chunk_lines, expected.spool.commit_chunk_lines);
   EXPECT_EQ(actual.spool.max_urls_per_task, expected.spool.max_urls_per_task);
+
   EXPECT_EQ(actual.api.listen, expected.api.listen);
   EXPECT_EQ(actual.metrics.listen, expected.metrics.listen);
   EXPECT_EQ(actual.metrics.max_host_labels, expected.metrics.max_host_labels);
+
   EXPECT_EQ(actual.store.durability, expected.store.durability);
   EXPECT_EQ(actual.store.write_buffer_mb, expected.store.write_buffer_mb);
   EXPECT_EQ(actual.store.block_cache_mb, expected.store.block_cache_mb);
+
   EXPECT_EQ(actual.engine.max_in_flight, expected.engine.max_in_flight);
   EXPECT_EQ(actual.engine.claim_batch, expected.engine.claim_batch);
   EXPECT_EQ(actual.engine.default_timeout_seconds, expected.engine.default_timeout_seconds);
@@ -38,9 +42,11 @@ void expectSameConfig(const Config& actual, const Config& expected) {
   EXPECT_EQ(actual.engine.retry_after_max_seconds, expected.engine.retry_after_max_seconds);
   EXPECT_EQ(actual.engine.shutdown_grace_seconds, expected.engine.shutdown_grace_seconds);
   EXPECT_EQ(actual.engine.user_agent, expected.engine.user_agent);
+
   EXPECT_EQ(actual.host_defaults.requests_per_second, expected.host_defaults.requests_per_second);
   EXPECT_EQ(actual.host_defaults.burst, expected.host_defaults.burst);
   EXPECT_EQ(actual.host_defaults.max_connections, expected.host_defaults.max_connections);
+
   ASSERT_EQ(actual.host_overrides.size(), expected.host_overrides.size());
   for (const auto& [origin, expected_override] : expected.host_overrides) {
     auto it = actual.host_overrides.find(origin);

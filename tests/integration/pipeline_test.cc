@@ -213,7 +213,9 @@ TEST_F(PipelineTest, BlackHoleHostDoesNotStallOthers) {
 TEST_F(PipelineTest, OversizeBodyFailsItem) {
   auto target = startTarget();
   ASSERT_TRUE(target);
-  DaemonHarness daemon(std::string(kFastRetries) + "max_response_bytes = 1048576\n");
+  std::string config = kFastRetries;
+  config.insert(config.find("[engine]\n") + 9, "max_response_bytes = 1048576\n");
+  DaemonHarness daemon(config);
   daemon.start();
   auto executions = submit(daemon, "big.ndjson",
                            taskLine("big", {target->baseUrl() + "/bytes/3000000",

@@ -77,6 +77,24 @@ TEST(TokenBucketTest, TokenThereAtNextAvailable) {
   EXPECT_TRUE(bucket.tryTake(next));
 }
 
+TEST(TokenBucketTest, NextAvailableExactForManyRates) {
+  for (double rate : {0.3, 1.0, 3.0, 7.0, 64.0, 1234.5, 999'999.0}) {
+    SCOPED_TRACE(rate);
+    TokenBucket bucket(rate, 1);
+    Micros now = kStart;
+    for (int round = 0; round < 20; ++round) {
+      ASSERT_TRUE(bucket.tryTake(now));
+      Micros next = bucket.nextAvailable(now);
+      // The token is complete after 1/rate seconds, rounded up to a whole microsecond.
+      double exact_wait = static_cast<double>(kMicrosPerSecond) / rate;
+      EXPECT_GE(static_cast<double>(next - now), exact_wait - 1);
+      EXPECT_LE(static_cast<double>(next - now), exact_wait + 1);
+      EXPECT_FALSE(bucket.tryTake(now));
+      now = next;
+    }
+  }
+}
+
 TEST(TokenBucketTest, AvailableCountsWholeTokens) {
   TokenBucket bucket(10.0, 5);
   EXPECT_EQ(bucket.available(kStart), 5u);
