@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates curl
   libuv1-dev libcurl4-openssl-dev libsimdjson-dev librocksdb-dev libfmt-dev libspdlog-dev
   libh2o-dev libtomlplusplus-dev libcli11-dev libsystemd-dev libsodium-dev libssl-dev
-  libgtest-dev libgmock-dev libbenchmark-dev systemd python3
+  libgtest-dev libgmock-dev libbenchmark-dev systemd python3 clang-format
 )
 
 missing=()
