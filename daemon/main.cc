@@ -38,7 +38,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (check_only) {
-    std::printf("config %s is valid\n", config_path.empty() ? "(built-in defaults)" : config_path.c_str());
+    std::printf("config %s is valid\n",
+                config_path.empty() ? "(built-in defaults)" : config_path.c_str());
     return 0;
   }
   if (sodium_init() < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {

@@ -69,9 +69,9 @@ Status Runtime::startComponents() {
   http_ = std::make_unique<http::CurlEngine>(
       &loop_, http::CurlEngine::Options{config_.engine.user_agent,
                                         static_cast<long>(config_.engine.max_in_flight) * 2});
-  scheduler_ = std::make_unique<engine::Scheduler>(engine::Scheduler::Deps{
-      &loop_, store_.get(), committer_.get(), http_.get(), &config_, metrics_.get(),
-      &SystemClock::instance()});
+  scheduler_ = std::make_unique<engine::Scheduler>(
+      engine::Scheduler::Deps{&loop_, store_.get(), committer_.get(), http_.get(), &config_,
+                              metrics_.get(), &SystemClock::instance()});
   scheduler_->setFatalHandler([this](const Status&) { beginStop("store failure", 1); });
   TITAND_RETURN_IF_ERROR(scheduler_->recover());
 
@@ -83,8 +83,9 @@ Status Runtime::startComponents() {
       &loop_, store_.get(), api::ApiServer::Options{api_listen.value(), metrics_listen.value()},
       [this] { return renderMetrics(); },
       [this] {
-        return std::make_pair(healthy_ && !stopping_,
-                              std::string(stopping_ ? "stopping" : healthy_ ? "ok" : "store failure"));
+        return std::make_pair(healthy_ && !stopping_, std::string(stopping_  ? "stopping"
+                                                                  : healthy_ ? "ok"
+                                                                             : "store failure"));
       });
   TITAND_RETURN_IF_ERROR(api_->start());
 
@@ -155,14 +156,17 @@ void Runtime::finishStop() {
   uv_stop(&loop_);
 }
 
-void Runtime::onStatusTimer(uv_timer_t* timer) { static_cast<Runtime*>(timer->data)->updateStatus(); }
+void Runtime::onStatusTimer(uv_timer_t* timer) {
+  static_cast<Runtime*>(timer->data)->updateStatus();
+}
 
 void Runtime::onWatchdogTimer(uv_timer_t*) { sd_notify(0, "WATCHDOG=1"); }
 
 void Runtime::updateStatus() {
   store::StateCounts counts = store_->getCounts(store::kAllExecutions);
   using model::ItemState;
-  sd_notifyf(0, "STATUS=queued %lld, retry scheduled %lld, in flight %zu, succeeded %lld, failed %lld",
+  sd_notifyf(0,
+             "STATUS=queued %lld, retry scheduled %lld, in flight %zu, succeeded %lld, failed %lld",
              static_cast<long long>(counts[static_cast<int>(ItemState::kQueued)]),
              static_cast<long long>(counts[static_cast<int>(ItemState::kRetryScheduled)]),
              scheduler_->inFlight(),
@@ -195,8 +199,8 @@ void Runtime::collectQueueMetrics(std::string* out) {
         static_cast<double>(counts[static_cast<int>(ItemState::kRetryScheduled)])},
        {{{"kind", "in_flight"}}, static_cast<double>(scheduler_->inFlight())}});
   Micros oldest = scheduler_->oldestDue();
-  double age = oldest > 0 ? static_cast<double>(SystemClock::instance().nowMicros() - oldest) / 1e6
-                          : 0.0;
+  double age =
+      oldest > 0 ? static_cast<double>(SystemClock::instance().nowMicros() - oldest) / 1e6 : 0.0;
   metrics::appendGaugeFamily(out, "titand_oldest_due_item_age_seconds",
                              "Age of the oldest due item that is not yet claimed",
                              {{{}, std::max(age, 0.0)}});

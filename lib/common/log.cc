@@ -23,16 +23,15 @@ void initLogging(spdlog::level::level_enum level) {
   std::lock_guard lock(registryMutex());
   currentLevel() = level;
   spdlog::set_level(level);
-  spdlog::apply_all([level](const std::shared_ptr<spdlog::logger>& logger) {
-    logger->set_level(level);
-  });
+  spdlog::apply_all(
+      [level](const std::shared_ptr<spdlog::logger>& logger) { logger->set_level(level); });
 }
 
 std::shared_ptr<spdlog::logger> componentLogger(const std::string& component) {
   std::lock_guard lock(registryMutex());
   if (auto existing = spdlog::get(component)) return existing;
-  auto logger = std::make_shared<spdlog::logger>(
-      component, std::make_shared<spdlog::sinks::stderr_sink_mt>());
+  auto logger = std::make_shared<spdlog::logger>(component,
+                                                 std::make_shared<spdlog::sinks::stderr_sink_mt>());
   logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [%n] %v");
   logger->set_level(currentLevel());
   logger->flush_on(spdlog::level::warn);

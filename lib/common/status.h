@@ -55,7 +55,7 @@ Status errorStatus(ErrorCode code, fmt::format_string<Args...> format, Args&&...
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : data_(std::move(value)) {}  // NOLINT: implicit by design.
+  Result(T value) : data_(std::move(value)) {}         // NOLINT: implicit by design.
   Result(Status status) : data_(std::move(status)) {}  // NOLINT: implicit by design.
 
   bool isOk() const { return data_.index() == 0; }
@@ -76,8 +76,8 @@ class [[nodiscard]] Result {
 
 }  // namespace titand
 
-#define TITAND_RETURN_IF_ERROR(expr)      \
-  do {                                    \
-    ::titand::Status status_ = (expr);    \
-    if (!status_.isOk()) return status_;  \
+#define TITAND_RETURN_IF_ERROR(expr)     \
+  do {                                   \
+    ::titand::Status status_ = (expr);   \
+    if (!status_.isOk()) return status_; \
   } while (false)

@@ -35,10 +35,9 @@ EngineMetrics::EngineMetrics(metrics::Registry* registry, size_t max_host_labels
       files_accepted_total(
           registry->counter("titand_spool_files_accepted_total", "Dropped files committed")
               .noLabels()),
-      files_rejected_total(registry
-                               ->counter("titand_spool_files_rejected_total",
-                                         "Dropped files moved to failed/")
-                               .noLabels()),
+      files_rejected_total(
+          registry->counter("titand_spool_files_rejected_total", "Dropped files moved to failed/")
+              .noLabels()),
       files_duplicate_total(registry
                                 ->counter("titand_spool_files_duplicate_total",
                                           "Dropped files whose content was already committed")
@@ -46,10 +45,10 @@ EngineMetrics::EngineMetrics(metrics::Registry* registry, size_t max_host_labels
       lines_accepted_total(
           registry->counter("titand_spool_lines_accepted_total", "Task lines committed")
               .noLabels()),
-      lines_rejected_total(registry
-                               ->counter("titand_spool_lines_rejected_total",
-                                         "Invalid task lines in rejected files")
-                               .noLabels()),
+      lines_rejected_total(
+          registry
+              ->counter("titand_spool_lines_rejected_total", "Invalid task lines in rejected files")
+              .noLabels()),
       wal_syncs_total(
           registry->counter("titand_wal_syncs_total", "Group commits written to RocksDB")
               .noLabels()),

@@ -14,8 +14,7 @@ ExecutionTracker::Progress* ExecutionTracker::load(const model::Id& execution) {
   if (auto it = progress_.find(execution); it != progress_.end()) return &it->second;
   auto record = store_->getExecution(execution);
   if (!record.isOk() || !record.value().has_value()) {
-    log_->error("execution {} of a claimed item cannot be read: {}",
-                model::idToString(execution),
+    log_->error("execution {} of a claimed item cannot be read: {}", model::idToString(execution),
                 record.isOk() ? "not found" : record.status().toString());
     return nullptr;
   }
@@ -32,8 +31,7 @@ void ExecutionTracker::putRecord(const model::Execution& record, rocksdb::WriteB
       .PermitUncheckedError();
 }
 
-void ExecutionTracker::onClaim(const model::Id& execution, Micros now,
-                               rocksdb::WriteBatch* batch) {
+void ExecutionTracker::onClaim(const model::Id& execution, Micros now, rocksdb::WriteBatch* batch) {
   Progress* progress = load(execution);
   if (progress == nullptr || progress->record.status != model::ExecutionStatus::kQueued) return;
   progress->record.status = model::ExecutionStatus::kRunning;

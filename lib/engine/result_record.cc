@@ -90,8 +90,8 @@ std::string buildResultJson(const model::WorkItem& item, const http::Response* r
   }
   out += fmt::format(",\"body_encoding\":\"{}\"", encoding);
   size_t body_bytes = response != nullptr ? response->body.size() : 0;
-  out += fmt::format(",\"body_bytes\":{},\"attempts\":{},\"timings\":{{", body_bytes,
-                     item.attempts);
+  out +=
+      fmt::format(",\"body_bytes\":{},\"attempts\":{},\"timings\":{{", body_bytes, item.attempts);
   appendTimestamp(&out, "queued_at", item.queued_at);
   out.push_back(',');
   appendTimestamp(&out, "first_attempt_at", item.first_attempt_at);

@@ -24,9 +24,8 @@ std::string statusClass(const http::Response& response) {
 
 std::string describeFailure(const http::Response& response, uint64_t max_body_bytes) {
   if (response.body_too_large) {
-    return fmt::format(
-        "response body exceeds the limit of {} bytes (engine.max_response_bytes)",
-        max_body_bytes);
+    return fmt::format("response body exceeds the limit of {} bytes (engine.max_response_bytes)",
+                       max_body_bytes);
   }
   if (response.curl_code != CURLE_OK) return response.error;
   return fmt::format("HTTP status {}", response.http_status);
@@ -67,8 +66,7 @@ HostState& Scheduler::host(uint32_t host_id) {
   if (host_id >= hosts_.size()) hosts_.resize(host_id + 1);
   if (!hosts_[host_id]) {
     std::string origin = deps_.store->originOf(host_id);
-    hosts_[host_id] =
-        std::make_unique<HostState>(host_id, origin, deps_.config->limitsFor(origin));
+    hosts_[host_id] = std::make_unique<HostState>(host_id, origin, deps_.config->limitsFor(origin));
   }
   return *hosts_[host_id];
 }
@@ -92,8 +90,9 @@ Status Scheduler::recover() {
     recovered.state = model::ItemState::kQueued;
     recovered.next_attempt_at = now;
     deps_.store->putItem(&batch, recovered);
-    batch.Put(deps_.store->family(store::kQueueFamily),
-              store::queueKey(recovered.host_id, now, recovered.key), "")
+    batch
+        .Put(deps_.store->family(store::kQueueFamily),
+             store::queueKey(recovered.host_id, now, recovered.key), "")
         .PermitUncheckedError();
     deps_.store->addCount(&batch, recovered.key.execution_id, model::ItemState::kInFlight, -1);
     deps_.store->addCount(&batch, recovered.key.execution_id, model::ItemState::kQueued, 1);
@@ -101,13 +100,14 @@ Status Scheduler::recover() {
     ++requeued;
   }
   TITAND_RETURN_IF_ERROR(
-      it->status().ok() ? Status::ok()
-                        : Status(ErrorCode::kIo, "cannot scan in-flight items: " +
-                                                     it->status().ToString()));
+      it->status().ok()
+          ? Status::ok()
+          : Status(ErrorCode::kIo, "cannot scan in-flight items: " + it->status().ToString()));
   if (batch.Count() > 0) TITAND_RETURN_IF_ERROR(deps_.store->write(&batch));
-  log_->info("recovery: {} items left in flight by the previous run went back to the queue; "
-             "{} hosts known",
-             requeued, hosts_.size() - 1);
+  log_->info(
+      "recovery: {} items left in flight by the previous run went back to the queue; "
+      "{} hosts known",
+      requeued, hosts_.size() - 1);
   return Status::ok();
 }
 
@@ -154,8 +154,8 @@ void Scheduler::runClaimPass() {
 }
 
 size_t Scheduler::claimFromHost(HostState& state, Micros now, size_t budget) {
-  size_t want = std::min<size_t>({budget, state.limits.max_connections - state.in_flight,
-                                  deps_.config->engine.claim_batch});
+  size_t want = std::min<size_t>(
+      {budget, state.limits.max_connections - state.in_flight, deps_.config->engine.claim_batch});
   if (want == 0) return 0;
   auto scan = store::scanDue(*deps_.store, state.id, now, want, [&](const model::ItemKey& key) {
     // A claimed item keeps its queue key until the claim batch is durable.
@@ -263,8 +263,8 @@ void Scheduler::onResponse(const model::ItemKey& key, http::Response&& response)
       !response.retry_after.empty()) {
     retry_after = policy::parseRetryAfter(response.retry_after, now);
     if (retry_after) {
-      Micros cap = static_cast<Micros>(deps_.config->engine.retry_after_max_seconds) *
-                   kMicrosPerSecond;
+      Micros cap =
+          static_cast<Micros>(deps_.config->engine.retry_after_max_seconds) * kMicrosPerSecond;
       Micros until = now + std::min(*retry_after, cap);
       if (until > state.hold_until) {
         state.hold_until = until;
@@ -309,13 +309,14 @@ void Scheduler::scheduleRetry(InFlight& flight, HostState& state, Micros now,
   deps_.store->putItem(batch, item);
   batch->Delete(deps_.store->family(store::kInflightFamily), item.key.encode())
       .PermitUncheckedError();
-  batch->Put(deps_.store->family(store::kQueueFamily),
-             store::queueKey(item.host_id, item.next_attempt_at, item.key), "")
+  batch
+      ->Put(deps_.store->family(store::kQueueFamily),
+            store::queueKey(item.host_id, item.next_attempt_at, item.key), "")
       .PermitUncheckedError();
   deps_.store->addCount(batch, item.key.execution_id, model::ItemState::kInFlight, -1);
   deps_.store->addCount(batch, item.key.execution_id, model::ItemState::kRetryScheduled, 1);
-  state.next_due =
-      state.next_due == kNever ? item.next_attempt_at : std::min(state.next_due, item.next_attempt_at);
+  state.next_due = state.next_due == kNever ? item.next_attempt_at
+                                            : std::min(state.next_due, item.next_attempt_at);
   deps_.metrics->retries_total.inc();
   ++state.retries_since_log;
   state.last_retry_reason = item.last_error;
@@ -332,8 +333,9 @@ void Scheduler::finishItem(InFlight& flight, model::ItemState final_state,
   deps_.store->putItem(batch, item);
   batch->Delete(deps_.store->family(store::kInflightFamily), item.key.encode())
       .PermitUncheckedError();
-  batch->Put(deps_.store->family(store::kResultsFamily), item.key.encode(),
-             buildResultJson(item, response))
+  batch
+      ->Put(deps_.store->family(store::kResultsFamily), item.key.encode(),
+            buildResultJson(item, response))
       .PermitUncheckedError();
   deps_.store->addCount(batch, item.key.execution_id, model::ItemState::kInFlight, -1);
   deps_.store->addCount(batch, item.key.execution_id, final_state, 1);
@@ -357,8 +359,9 @@ void Scheduler::requeueInterrupted(InFlight& flight, Micros now) {
   deps_.store->putItem(batch, item);
   batch->Delete(deps_.store->family(store::kInflightFamily), item.key.encode())
       .PermitUncheckedError();
-  batch->Put(deps_.store->family(store::kQueueFamily), store::queueKey(item.host_id, now, item.key),
-             "")
+  batch
+      ->Put(deps_.store->family(store::kQueueFamily), store::queueKey(item.host_id, now, item.key),
+            "")
       .PermitUncheckedError();
   deps_.store->addCount(batch, item.key.execution_id, model::ItemState::kInFlight, -1);
   deps_.store->addCount(batch, item.key.execution_id, model::ItemState::kQueued, 1);
@@ -371,9 +374,8 @@ void Scheduler::onHousekeepingTimer(uv_timer_t* timer) {
 void Scheduler::logRetryBursts() {
   for (auto& slot : hosts_) {
     if (!slot || slot->retries_since_log == 0) continue;
-    log_->warn("host {}: {} retries scheduled in the last second, last item {}: {}",
-               slot->origin, slot->retries_since_log, slot->last_retry_item,
-               slot->last_retry_reason);
+    log_->warn("host {}: {} retries scheduled in the last second, last item {}: {}", slot->origin,
+               slot->retries_since_log, slot->last_retry_item, slot->last_retry_reason);
     slot->retries_since_log = 0;
   }
 }
@@ -413,9 +415,10 @@ void Scheduler::beginShutdown(std::function<void()> on_drained) {
 
 void Scheduler::onGraceTimer(uv_timer_t* timer) {
   auto* scheduler = static_cast<Scheduler*>(timer->data);
-  scheduler->log_->warn("shutdown: grace period over, aborting {} requests; they go back to "
-                        "the queue",
-                        scheduler->in_flight_.size());
+  scheduler->log_->warn(
+      "shutdown: grace period over, aborting {} requests; they go back to "
+      "the queue",
+      scheduler->in_flight_.size());
   // Items claimed but not yet dispatched go back to the queue too.
   Micros now = scheduler->deps_.clock->nowMicros();
   for (auto it = scheduler->in_flight_.begin(); it != scheduler->in_flight_.end();) {

@@ -142,7 +142,8 @@ void CurlEngine::configure(Transfer* transfer) {
     transfer->header_list = curl_slist_append(transfer->header_list, header.c_str());
   }
   if (request.method == "POST") {
-    transfer->header_list = curl_slist_append(transfer->header_list, "Content-Type: application/json");
+    transfer->header_list =
+        curl_slist_append(transfer->header_list, "Content-Type: application/json");
     transfer->header_list = curl_slist_append(transfer->header_list, "Expect:");
     curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE,
                      static_cast<curl_off_t>(request.body.size()));
@@ -150,7 +151,8 @@ void CurlEngine::configure(Transfer* transfer) {
   } else {
     curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
   }
-  transfer->header_list = curl_slist_append(transfer->header_list, "Accept: application/json, */*;q=0.5");
+  transfer->header_list =
+      curl_slist_append(transfer->header_list, "Accept: application/json, */*;q=0.5");
   curl_easy_setopt(easy, CURLOPT_HTTPHEADER, transfer->header_list);
 }
 
@@ -198,9 +200,8 @@ int CurlEngine::onSocket(CURL*, curl_socket_t socket, int action, void* opaque, 
     if (socket_context != nullptr) {
       uv_poll_stop(&socket_context->poll);
       curl_multi_assign(engine->multi_, socket, nullptr);
-      uv_close(reinterpret_cast<uv_handle_t*>(&socket_context->poll), [](uv_handle_t* handle) {
-        delete reinterpret_cast<SocketContext*>(handle->data);
-      });
+      uv_close(reinterpret_cast<uv_handle_t*>(&socket_context->poll),
+               [](uv_handle_t* handle) { delete reinterpret_cast<SocketContext*>(handle->data); });
     }
     return 0;
   }

@@ -33,10 +33,12 @@ std::string lineMaterial(const std::string& sha, uint64_t line) {
 
 Status syncDirectory(const fs::path& dir) {
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return errorStatus(ErrorCode::kIo, "cannot open {}: {}", dir.string(), std::strerror(errno));
+  if (fd < 0)
+    return errorStatus(ErrorCode::kIo, "cannot open {}: {}", dir.string(), std::strerror(errno));
   int rc = ::fsync(fd);
   ::close(fd);
-  if (rc != 0) return errorStatus(ErrorCode::kIo, "cannot sync {}: {}", dir.string(), std::strerror(errno));
+  if (rc != 0)
+    return errorStatus(ErrorCode::kIo, "cannot sync {}: {}", dir.string(), std::strerror(errno));
   return Status::ok();
 }
 
@@ -54,7 +56,8 @@ Status writeFileDurably(const fs::path& target, const std::string& text) {
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       ::close(fd);
-      return errorStatus(ErrorCode::kIo, "cannot write {}: {}", temp.string(), std::strerror(errno));
+      return errorStatus(ErrorCode::kIo, "cannot write {}: {}", temp.string(),
+                         std::strerror(errno));
     }
     written += static_cast<size_t>(n);
   }
@@ -63,7 +66,8 @@ Status writeFileDurably(const fs::path& target, const std::string& text) {
   if (!synced) return errorStatus(ErrorCode::kIo, "cannot sync {}", temp.string());
   std::error_code error;
   fs::rename(temp, target, error);
-  if (error) return errorStatus(ErrorCode::kIo, "cannot rename {}: {}", temp.string(), error.message());
+  if (error)
+    return errorStatus(ErrorCode::kIo, "cannot rename {}: {}", temp.string(), error.message());
   return syncDirectory(target.parent_path());
 }
 
@@ -104,13 +108,14 @@ FileRecord parseFileRecord(const std::string& json) {
   return record;
 }
 
-std::string fileRecordJson(const std::string& name, bool done, uint64_t next_line,
-                           uint64_t tasks, uint64_t items, Micros now) {
+std::string fileRecordJson(const std::string& name, bool done, uint64_t next_line, uint64_t tasks,
+                           uint64_t items, Micros now) {
   std::string out = "{\"file\":";
   model::appendJsonString(&out, name);
-  out += fmt::format(",\"state\":\"{}\",\"next_line\":{},\"tasks\":{},\"items\":{},"
-                     "\"updated_at\":\"{}\"}}",
-                     done ? "done" : "committing", next_line, tasks, items, formatTimestamp(now));
+  out += fmt::format(
+      ",\"state\":\"{}\",\"next_line\":{},\"tasks\":{},\"items\":{},"
+      "\"updated_at\":\"{}\"}}",
+      done ? "done" : "committing", next_line, tasks, items, formatTimestamp(now));
   return out;
 }
 
@@ -118,9 +123,10 @@ Result<FileResult> reject(const fs::path& path, const fs::path& failed_dir,
                           const std::vector<LineError>& errors, const ReadSummary& summary) {
   std::string report = "{\"file\":";
   model::appendJsonString(&report, path.filename().string());
-  report += fmt::format(",\"sha256\":\"{}\",\"lines\":{},\"invalid_lines\":{},"
-                        "\"reported\":{},\"queued\":0,\"errors\":[",
-                        summary.sha256_hex, summary.lines_total, summary.errors, errors.size());
+  report += fmt::format(
+      ",\"sha256\":\"{}\",\"lines\":{},\"invalid_lines\":{},"
+      "\"reported\":{},\"queued\":0,\"errors\":[",
+      summary.sha256_hex, summary.lines_total, summary.errors, errors.size());
   for (size_t i = 0; i < errors.size(); ++i) {
     if (i > 0) report += ",";
     report += fmt::format("\n  {{\"line\":{},\"field\":", errors[i].line);
@@ -177,7 +183,8 @@ class ChunkBuilder {
       item.queued_at = now;
       item.next_attempt_at = now;
       store.putItem(&batch_, item);
-      batch_.Put(store.family(store::kQueueFamily), store::queueKey(item.host_id, now, item.key), "")
+      batch_
+          .Put(store.family(store::kQueueFamily), store::queueKey(item.host_id, now, item.key), "")
           .PermitUncheckedError();
       hosts_.insert(item.host_id);
     }
@@ -188,15 +195,16 @@ class ChunkBuilder {
     task.spec = std::move(spec);
     batch_.Put(store.family(store::kTasksFamily), store::idKey(task.id), task.toJson())
         .PermitUncheckedError();
-    batch_.Put(store.family(store::kExecutionsFamily), store::idKey(execution.id),
-               execution.toJson())
+    batch_
+        .Put(store.family(store::kExecutionsFamily), store::idKey(execution.id), execution.toJson())
         .PermitUncheckedError();
   }
 
   // Writes the batch with the file record; returns after it is durable.
   Status commit(bool done, uint64_t next_line, Micros now) {
-    batch_.Put(deps_.store->family(store::kFilesFamily), sha_,
-               fileRecordJson(file_name_, done, next_line, tasks_, items_, now))
+    batch_
+        .Put(deps_.store->family(store::kFilesFamily), sha_,
+             fileRecordJson(file_name_, done, next_line, tasks_, items_, now))
         .PermitUncheckedError();
     TITAND_RETURN_IF_ERROR(deps_.store->write(&batch_));
     batch_.Clear();
@@ -258,7 +266,8 @@ Status commitFile(const fs::path& path, const std::string& sha, uint64_t from_li
     result->outcome = FileOutcome::kInterrupted;
     return Status::ok();
   }
-  TITAND_RETURN_IF_ERROR(builder.commit(true, summary.value().lines_total + 1, deps.clock->nowMicros()));
+  TITAND_RETURN_IF_ERROR(
+      builder.commit(true, summary.value().lines_total + 1, deps.clock->nowMicros()));
   result->outcome = FileOutcome::kCommitted;
   result->tasks = builder.tasks();
   result->items = builder.items();
@@ -282,11 +291,11 @@ Status writeReceipt(const fs::path& path, const fs::path& target, const std::str
   uint64_t tasks = 0, items = 0;
   auto on_task = [&](uint64_t line, model::TaskSpec&& spec) {
     std::string material = lineMaterial(sha, line);
-    std::fprintf(out, "%s\n  {\"line\":%llu,\"task_id\":\"%s\",\"execution_id\":\"%s\",\"items\":%zu}",
-                 tasks == 0 ? "" : ",", static_cast<unsigned long long>(line),
-                 model::idToString(model::deriveId("task", material)).c_str(),
-                 model::idToString(model::deriveId("execution", material)).c_str(),
-                 spec.urls.size());
+    std::fprintf(
+        out, "%s\n  {\"line\":%llu,\"task_id\":\"%s\",\"execution_id\":\"%s\",\"items\":%zu}",
+        tasks == 0 ? "" : ",", static_cast<unsigned long long>(line),
+        model::idToString(model::deriveId("task", material)).c_str(),
+        model::idToString(model::deriveId("execution", material)).c_str(), spec.urls.size());
     ++tasks;
     items += spec.urls.size();
     return true;
@@ -301,7 +310,8 @@ Status writeReceipt(const fs::path& path, const fs::path& target, const std::str
   if (!ok) return errorStatus(ErrorCode::kIo, "cannot write {}", temp.string());
   std::error_code error;
   fs::rename(temp, receipt, error);
-  if (error) return errorStatus(ErrorCode::kIo, "cannot rename {}: {}", temp.string(), error.message());
+  if (error)
+    return errorStatus(ErrorCode::kIo, "cannot rename {}: {}", temp.string(), error.message());
   return Status::ok();
 }
 

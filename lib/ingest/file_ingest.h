@@ -39,7 +39,6 @@ struct FileResult {
 // or the error report to `failed_dir`.
 Result<FileResult> ingestFile(const std::filesystem::path& path,
                               const std::filesystem::path& done_dir,
-                              const std::filesystem::path& failed_dir,
-                              const FileIngestDeps& deps);
+                              const std::filesystem::path& failed_dir, const FileIngestDeps& deps);
 
 }  // namespace titand::ingest

@@ -42,8 +42,8 @@ struct ReadSummary {
   uint64_t tasks = 0;        // Valid task lines.
   // Invalid lines, plus one for a file that contains no tasks at all (the line 0 error).
   uint64_t errors = 0;
-  uint64_t bytes = 0;       // File bytes read, the byte order mark included.
-  std::string sha256_hex;   // Of the whole file; empty when stopped_early.
+  uint64_t bytes = 0;      // File bytes read, the byte order mark included.
+  std::string sha256_hex;  // Of the whole file; empty when stopped_early.
   bool stopped_early = false;
 };
 

@@ -114,7 +114,10 @@ void Spool::scanIncoming() {
 }
 
 void Spool::processFile(const fs::path& path) {
-  FileIngestDeps deps{deps_.store, deps_.config, deps_.metrics, deps_.clock,
+  FileIngestDeps deps{deps_.store,
+                      deps_.config,
+                      deps_.metrics,
+                      deps_.clock,
                       [this](const std::vector<uint32_t>& hosts, Micros due) {
                         std::vector<Queued> queued;
                         for (uint32_t host : hosts) queued.push_back({host, due});
@@ -128,8 +131,8 @@ void Spool::processFile(const fs::path& path) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   if (!result.isOk()) {
     // The file stays in incoming/; the next rescan tries again.
-    log_->error("file {}: ingest failed, will retry on the next scan: {}",
-                path.filename().string(), result.status().toString());
+    log_->error("file {}: ingest failed, will retry on the next scan: {}", path.filename().string(),
+                result.status().toString());
     deps_.metrics->errors_total.inc();
     return;
   }
@@ -139,8 +142,7 @@ void Spool::processFile(const fs::path& path) {
       deps_.metrics->files_accepted_total.inc();
       deps_.metrics->lines_accepted_total.inc(static_cast<double>(outcome.tasks));
       log_->info("file {}: committed {} tasks, {} items in {:.2f} s; receipt in {}",
-                 path.filename().string(), outcome.tasks, outcome.items, seconds,
-                 done_.string());
+                 path.filename().string(), outcome.tasks, outcome.items, seconds, done_.string());
       break;
     case FileOutcome::kDuplicate:
       deps_.metrics->files_duplicate_total.inc();

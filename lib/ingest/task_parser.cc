@@ -28,8 +28,8 @@ constexpr std::array<std::string_view, 2> kTemplateSlugs = {"default", "carrier-
 constexpr std::string_view kTemplateSlugList = "\"default\", \"carrier-quote-json\"";
 // Payload keys (lower case, '-' read as '_') that name a credential.
 constexpr std::array<std::string_view, 8> kCredentialKeys = {
-    "api_key", "apikey", "token", "access_token", "password", "secret", "client_secret",
-    "authorization"};
+    "api_key",  "apikey", "token",         "access_token",
+    "password", "secret", "client_secret", "authorization"};
 
 // One bit per known top-level field, to find missing and duplicate ones.
 enum FieldBit : uint32_t {
@@ -110,7 +110,8 @@ std::string normalizedKey(std::string_view key) {
   std::string normalized;
   normalized.reserve(key.size());
   for (char c : key) {
-    normalized.push_back(c == '-' ? '_' : static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    normalized.push_back(c == '-' ? '_'
+                                  : static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
   }
   return normalized;
 }
@@ -344,8 +345,7 @@ error_code TaskReader::readExecutionType(ondemand::value value) {
   if (*text == "single") {
     spec_.execution_type = "single";
   } else if (*text == "scheduled") {
-    fail("execution_type",
-         "scheduled tasks are not accepted by the file drop; use \"single\"");
+    fail("execution_type", "scheduled tasks are not accepted by the file drop; use \"single\"");
   } else {
     fail("execution_type",
          fmt::format("unknown execution type {}; must be \"single\"", quote(*text)));
@@ -360,11 +360,10 @@ error_code TaskReader::readActionType(ondemand::value value) {
   if (*text == "api_call") {
     spec_.action_type = "api_call";
   } else if (*text == "search" || *text == "crawl" || *text == "scrape") {
-    fail("action_type", fmt::format("{} is not supported by this daemon yet; only \"api_call\"",
-                                    quote(*text)));
-  } else {
     fail("action_type",
-         fmt::format("unknown action type {}; must be \"api_call\"", quote(*text)));
+         fmt::format("{} is not supported by this daemon yet; only \"api_call\"", quote(*text)));
+  } else {
+    fail("action_type", fmt::format("unknown action type {}; must be \"api_call\"", quote(*text)));
   }
   return SUCCESS;
 }
@@ -404,8 +403,8 @@ error_code TaskReader::readUrls(ondemand::value value) {
   if (error == simdjson::INCORRECT_TYPE) {
     std::string_view found = typePhrase(value);
     SIMDJSON_TRY(checkSyntax(value));
-    fail("urls", fmt::format("must be an array of strings (absolute http or https URLs), found {}",
-                             found));
+    fail("urls",
+         fmt::format("must be an array of strings (absolute http or https URLs), found {}", found));
     return SUCCESS;
   }
   SIMDJSON_TRY(error);
@@ -434,8 +433,7 @@ error_code TaskReader::readUrl(ondemand::value value, size_t index) {
   if (error == simdjson::INCORRECT_TYPE) {
     std::string_view found = typePhrase(value);
     SIMDJSON_TRY(checkSyntax(value));
-    fail(field, fmt::format("must be a string (an absolute http or https URL), found {}",
-                            found));
+    fail(field, fmt::format("must be a string (an absolute http or https URL), found {}", found));
     return SUCCESS;
   }
   SIMDJSON_TRY(error);
@@ -481,8 +479,9 @@ error_code TaskReader::readPayload(ondemand::value value) {
     std::string path = fmt::format("payload.{}", key);
     if (!keys.emplace(key).second) fail(path, "duplicate key; each field may appear only once");
     if (isCredentialKey(key)) {
-      fail(path, "looks like a credential; secrets must not be written to files, so pass it "
-                 "in secret_payload at run time");
+      fail(path,
+           "looks like a credential; secrets must not be written to files, so pass it "
+           "in secret_payload at run time");
     }
     if (out.size() > 1) out.push_back(',');
     model::appendJsonString(&out, key);
@@ -538,8 +537,7 @@ error_code TaskReader::readInteger(ondemand::value value, const std::string& fie
   if (type != ondemand::json_type::number) {
     std::string_view found = typePhrase(value);
     SIMDJSON_TRY(checkSyntax(value));
-    fail(field, fmt::format("must be an integer from {} to {}, found {}", min, max,
-                            found));
+    fail(field, fmt::format("must be an integer from {} to {}, found {}", min, max, found));
     return SUCCESS;
   }
   std::string_view raw;
@@ -586,16 +584,18 @@ std::string invalidJsonReason(error_code error, std::optional<size_t> byte) {
     case simdjson::UTF8_ERROR:
       return fmt::format("invalid UTF-8: {}; save the file as UTF-8", message);
     case simdjson::UNESCAPED_CHARS:
-      return fmt::format("invalid JSON{}: {}; write tabs and line breaks inside strings as "
-                         "\\t and \\n",
-                         near, message);
+      return fmt::format(
+          "invalid JSON{}: {}; write tabs and line breaks inside strings as "
+          "\\t and \\n",
+          near, message);
     case simdjson::DEPTH_ERROR:
       return fmt::format("invalid JSON{}: {}; the limit is {} levels", near, message,
                          kMaxPayloadDepth);
     default:
-      return fmt::format("invalid JSON{}: {}; each line must be one complete JSON object, so "
-                         "check its quotes, commas and brackets",
-                         near, message);
+      return fmt::format(
+          "invalid JSON{}: {}; each line must be one complete JSON object, so "
+          "check its quotes, commas and brackets",
+          near, message);
   }
 }
 
@@ -615,9 +615,9 @@ std::optional<size_t> offsetIn(ondemand::document& document, std::string_view js
 }
 
 ParseResult trailingTextError(size_t offset) {
-  return wholeLineError(fmt::format(
-      "unexpected text after the JSON object at byte {}; put each task on its own line",
-      offset + 1));
+  return wholeLineError(
+      fmt::format("unexpected text after the JSON object at byte {}; put each task on its own line",
+                  offset + 1));
 }
 
 // Returns the offset of the first non-space byte after the top-level object that `json` starts
@@ -652,8 +652,7 @@ std::optional<size_t> textAfterFirstObject(std::string_view json) {
 
 }  // namespace
 
-ParseResult parseTask(std::string_view json, const ParseLimits& limits,
-                      ondemand::parser& parser) {
+ParseResult parseTask(std::string_view json, const ParseLimits& limits, ondemand::parser& parser) {
   simdjson::padded_string padded(json);
   return parseTask(simdjson::padded_string_view(padded), limits, parser);
 }

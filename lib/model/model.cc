@@ -3,8 +3,8 @@
 #include <cstring>
 
 #include <fmt/format.h>
-#include <sodium.h>
 #include <simdjson.h>
+#include <sodium.h>
 
 namespace titand::model {
 namespace {
@@ -65,9 +65,11 @@ int hexValue(char c) {
 }  // namespace
 
 std::string idToString(const Id& id) {
-  return fmt::format("{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}",
-                     id[0], id[1], id[2], id[3], id[4], id[5], id[6], id[7], id[8], id[9], id[10],
-                     id[11], id[12], id[13], id[14], id[15]);
+  return fmt::format(
+      "{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}{:02x}{:02x}{:"
+      "02x}{:02x}",
+      id[0], id[1], id[2], id[3], id[4], id[5], id[6], id[7], id[8], id[9], id[10], id[11], id[12],
+      id[13], id[14], id[15]);
 }
 
 Result<Id> idFromString(std::string_view text) {
@@ -167,7 +169,9 @@ Result<ItemKey> ItemKey::decode(std::string_view bytes) {
   return key;
 }
 
-std::string ItemKey::toString() const { return fmt::format("{}/{}", idToString(execution_id), index); }
+std::string ItemKey::toString() const {
+  return fmt::format("{}/{}", idToString(execution_id), index);
+}
 
 std::string WorkItem::idempotencyKey() const {
   return fmt::format("titand-{}-{}", idToString(key.execution_id), key.index);
@@ -268,10 +272,10 @@ std::string Execution::toJson() const {
   appendJsonString(&out, idToString(id));
   out += ",\"task_id\":";
   appendJsonString(&out, idToString(task_id));
-  out += fmt::format(",\"status\":\"{}\",\"total_items\":{},\"created_at\":{},\"started_at\":{},"
-                     "\"finished_at\":{},\"source\":",
-                     executionStatusName(status), total_items, created_at, started_at,
-                     finished_at);
+  out += fmt::format(
+      ",\"status\":\"{}\",\"total_items\":{},\"created_at\":{},\"started_at\":{},"
+      "\"finished_at\":{},\"source\":",
+      executionStatusName(status), total_items, created_at, started_at, finished_at);
   appendJsonString(&out, source);
   out.push_back('}');
   return out;

@@ -12,7 +12,8 @@ Result<ScanResult> scanDue(Store& store, uint32_t host_id, Micros now, size_t ma
   rocksdb::ReadOptions options;
   options.iterate_lower_bound = &lower_slice;
   options.iterate_upper_bound = &upper_slice;
-  std::unique_ptr<rocksdb::Iterator> it(store.db()->NewIterator(options, store.family(kQueueFamily)));
+  std::unique_ptr<rocksdb::Iterator> it(
+      store.db()->NewIterator(options, store.family(kQueueFamily)));
 
   ScanResult result;
   bool stopped = false;
@@ -40,7 +41,8 @@ Micros nextDueAfter(Store& store, uint32_t host_id, Micros after) {
   rocksdb::Slice end_slice(end);
   rocksdb::ReadOptions options;
   options.iterate_upper_bound = &end_slice;
-  std::unique_ptr<rocksdb::Iterator> it(store.db()->NewIterator(options, store.family(kQueueFamily)));
+  std::unique_ptr<rocksdb::Iterator> it(
+      store.db()->NewIterator(options, store.family(kQueueFamily)));
   it->Seek(queueKeyPrefix(host_id, after + 1));
   if (!it->Valid()) return kNoDueTime;
   auto decoded = decodeQueueKey(it->key().ToStringView());

@@ -127,9 +127,8 @@ Status Store::openDb(const Options& options) {
   }
 
   rocksdb::DB* raw = nullptr;
-  rocksdb::Status status =
-      rocksdb::DB::Open(rocksdb::DBOptions(db_options), options.dir + "/db", descriptors,
-                        &handles_, &raw);
+  rocksdb::Status status = rocksdb::DB::Open(rocksdb::DBOptions(db_options), options.dir + "/db",
+                                             descriptors, &handles_, &raw);
   if (!status.ok()) {
     return fromRocks(status, fmt::format("cannot open RocksDB in {}/db", options.dir));
   }
@@ -140,9 +139,9 @@ Status Store::openDb(const Options& options) {
   std::string version;
   status = db_->Get(rocksdb::ReadOptions(), std::string(kSchemaVersionKey), &version);
   if (status.IsNotFound()) {
-    return fromRocks(db_->Put(write_options_, std::string(kSchemaVersionKey),
-                              encodeU32(kSchemaVersion)),
-                     "cannot write schema version");
+    return fromRocks(
+        db_->Put(write_options_, std::string(kSchemaVersionKey), encodeU32(kSchemaVersion)),
+        "cannot write schema version");
   }
   TITAND_RETURN_IF_ERROR(fromRocks(status, "cannot read schema version"));
   if (decodeU32(version) != kSchemaVersion) {
@@ -197,8 +196,7 @@ Result<std::optional<model::WorkItem>> Store::getItem(const model::ItemKey& key)
   return std::optional<model::WorkItem>(std::move(item.value()));
 }
 
-std::vector<Result<model::WorkItem>> Store::multiGetItems(
-    const std::vector<model::ItemKey>& keys) {
+std::vector<Result<model::WorkItem>> Store::multiGetItems(const std::vector<model::ItemKey>& keys) {
   std::vector<std::string> encoded;
   encoded.reserve(keys.size());
   for (const auto& key : keys) encoded.push_back(key.encode());
@@ -234,7 +232,8 @@ Result<std::optional<model::Execution>> Store::getExecution(const model::Id& id)
 
 Result<std::optional<std::string>> Store::getTaskJson(const model::Id& id) {
   std::string value;
-  rocksdb::Status status = db_->Get(rocksdb::ReadOptions(), family(kTasksFamily), idKey(id), &value);
+  rocksdb::Status status =
+      db_->Get(rocksdb::ReadOptions(), family(kTasksFamily), idKey(id), &value);
   if (status.IsNotFound()) return std::optional<std::string>();
   TITAND_RETURN_IF_ERROR(fromRocks(status, "cannot read task"));
   return std::optional<std::string>(std::move(value));
@@ -292,8 +291,8 @@ void Store::putItem(rocksdb::WriteBatch* batch, const model::WorkItem& item) {
   batch->Put(family(kItemsFamily), item.key.encode(), item.encode()).PermitUncheckedError();
 }
 
-void Store::addCount(rocksdb::WriteBatch* batch, const model::Id& execution,
-                     model::ItemState state, int64_t delta) {
+void Store::addCount(rocksdb::WriteBatch* batch, const model::Id& execution, model::ItemState state,
+                     int64_t delta) {
   batch->Merge(family(kCountsFamily), countKey(execution, state), encodeCountDelta(delta))
       .PermitUncheckedError();
   batch->Merge(family(kCountsFamily), countKey(kAllExecutions, state), encodeCountDelta(delta))

@@ -1,8 +1,8 @@
 #include "testing/http_target.h"
 
 #include <arpa/inet.h>
-#include <signal.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -79,26 +79,46 @@ bool parseCountAndStatus(std::string_view text, uint64_t* first, int* status) {
 
 const char* reasonPhrase(int status) {
   switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 304: return "Not Modified";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 413: return "Content Too Large";
-    case 422: return "Unprocessable Content";
-    case 425: return "Too Early";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: break;
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 202:
+      return "Accepted";
+    case 204:
+      return "No Content";
+    case 304:
+      return "Not Modified";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 408:
+      return "Request Timeout";
+    case 409:
+      return "Conflict";
+    case 413:
+      return "Content Too Large";
+    case 422:
+      return "Unprocessable Content";
+    case 425:
+      return "Too Early";
+    case 429:
+      return "Too Many Requests";
+    case 500:
+      return "Internal Server Error";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    default:
+      break;
   }
   if (status < 300) return "Success";
   if (status < 400) return "Redirection";
@@ -117,8 +137,7 @@ void addHeader(h2o_req_t* req, const h2o_token_t* token, std::string_view value)
 
 // Sets status, reason, Content-Type and Content-Length for a body of `body_size` bytes.
 // 204 and 304 responses carry no body, so they get neither a type nor a length above 0.
-void setResponseHead(h2o_req_t* req, int status, std::string_view content_type,
-                     size_t body_size) {
+void setResponseHead(h2o_req_t* req, int status, std::string_view content_type, size_t body_size) {
   req->res.status = status;
   req->res.reason = reasonPhrase(status);
   if (status == 204 || status == 304) {
@@ -197,7 +216,8 @@ void handleRetryAfter(h2o_req_t* req, std::string_view rest, uint64_t attempt, b
     sendAttemptOk(req, attempt);
     return;
   }
-  Micros due = SystemClock::instance().nowMicros() + static_cast<Micros>(seconds) * kMicrosPerSecond;
+  Micros due =
+      SystemClock::instance().nowMicros() + static_cast<Micros>(seconds) * kMicrosPerSecond;
   std::string value = as_date ? formatImfFixdate(due) : std::to_string(seconds);
   addHeader(req, H2O_TOKEN_RETRY_AFTER, value);
   std::string body = fmt::format("{{\"status\":{},\"retry_after\":", status);
@@ -638,7 +658,8 @@ void HttpTarget::Server::beginShutdown() {
   if (stopping_) return;
   stopping_ = true;
   context_.shutdown_requested = 1;
-  for (auto& listener : listeners_) uv_close(reinterpret_cast<uv_handle_t*>(&listener->tcp), nullptr);
+  for (auto& listener : listeners_)
+    uv_close(reinterpret_cast<uv_handle_t*>(&listener->tcp), nullptr);
   std::vector<PendingRequest*> pending(pending_.begin(), pending_.end());
   for (PendingRequest* request : pending) {
     finishPending(request, 503, "{\"error\":\"the HTTP target is stopping\"}", false);
@@ -799,9 +820,8 @@ void HttpTarget::Server::detachPending(PendingRequest* pending) {
     pending->watched_socket = nullptr;
   }
   uv_timer_stop(&pending->timer);
-  uv_close(reinterpret_cast<uv_handle_t*>(&pending->timer), [](uv_handle_t* handle) {
-    delete static_cast<PendingRequest*>(handle->data);
-  });
+  uv_close(reinterpret_cast<uv_handle_t*>(&pending->timer),
+           [](uv_handle_t* handle) { delete static_cast<PendingRequest*>(handle->data); });
 }
 
 // Called by h2o when it disposes the request before the response was sent, for example

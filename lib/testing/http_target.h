@@ -43,7 +43,7 @@ bool isLoopbackHost(std::string_view host);
 class HttpTarget {
  public:
   struct Options {
-    std::string host = "127.0.0.1";  // Must pass isLoopbackHost().
+    std::string host = "127.0.0.1";     // Must pass isLoopbackHost().
     std::vector<uint16_t> ports = {0};  // 0 lets the kernel pick a free port.
   };
 

@@ -179,8 +179,8 @@ TEST_F(NdjsonReaderTest, SkipsOverlongLineLargerThanBuffer) {
   options_.max_line_bytes = 256;
   options_.chunk_bytes = 256;
   std::string huge(5000, 'h');
-  std::string content = taskLine(1) + "\n" + huge + "\n" + taskLine(3) + "\n" + taskLine(4) +
-                        "\n" + huge + "z";
+  std::string content =
+      taskLine(1) + "\n" + huge + "\n" + taskLine(3) + "\n" + taskLine(4) + "\n" + huge + "z";
   Collected result = read(content);
   EXPECT_EQ(result.taskLines(), (std::vector<uint64_t>{1, 3, 4}));
   expectNamesMatchLines(result, {{1, 1}, {3, 3}, {4, 4}});
@@ -374,8 +374,8 @@ TEST_F(NdjsonReaderTest, ManyLinesAcrossStreamWindows) {
 }
 
 TEST_F(NdjsonReaderTest, EmptyFileHasNoTasks) {
-  for (const std::string& content : {std::string(), std::string("\n\n  \n"),
-                                    std::string("\xEF\xBB\xBF")}) {
+  for (const std::string& content :
+       {std::string(), std::string("\n\n  \n"), std::string("\xEF\xBB\xBF")}) {
     SCOPED_TRACE(content.size());
     Collected result = read(content);
     ASSERT_TRUE(result.status.isOk());

@@ -139,8 +139,7 @@ TEST_F(TaskParserTest, StringViewAndPaddedOverloadsAgree) {
   simdjson::padded_string padded{std::string_view(kExampleLine)};
   ParseResult result = parseTask(simdjson::padded_string_view(padded), limits_, parser_);
   ASSERT_TRUE(std::holds_alternative<model::TaskSpec>(result));
-  EXPECT_EQ(std::get<model::TaskSpec>(result).payload_json,
-            parseValid(kExampleLine).payload_json);
+  EXPECT_EQ(std::get<model::TaskSpec>(result).payload_json, parseValid(kExampleLine).payload_json);
 }
 
 struct InvalidCase {
@@ -156,98 +155,182 @@ std::vector<InvalidCase> invalidCases() {
   return {
       {"array root", "[1,2]", "", {"must be a JSON object"}},
       {"string root", R"("task")", "", {"must be a JSON object"}},
-      {"unknown field", lineWith({{"colour", R"("red")"}}), "colour",
+      {"unknown field",
+       lineWith({{"colour", R"("red")"}}),
+       "colour",
        {"unknown field", "allowed fields", "template_slug"}},
       {"name missing", lineWith({}, {"name"}), "name", {"required", "missing"}},
       {"name empty", lineWith({{"name", R"("")"}}), "name", {"must not be empty"}},
-      {"name too long", lineWith({{"name", "\"" + long_name + "\""}}), "name",
+      {"name too long",
+       lineWith({{"name", "\"" + long_name + "\""}}),
+       "name",
        {"257 bytes", "256 bytes"}},
       {"name number", lineWith({{"name", "42"}}), "name", {"must be a string", "a number"}},
-      {"objective too long", lineWith({{"objective", "\"" + long_objective + "\""}}),
-       "objective", {"4097 bytes", "4096 bytes"}},
-      {"objective array", lineWith({{"objective", "[]"}}), "objective",
+      {"objective too long",
+       lineWith({{"objective", "\"" + long_objective + "\""}}),
+       "objective",
+       {"4097 bytes", "4096 bytes"}},
+      {"objective array",
+       lineWith({{"objective", "[]"}}),
+       "objective",
        {"must be a string", "an array"}},
-      {"scheduled", lineWith({{"execution_type", R"("scheduled")"}}), "execution_type",
+      {"scheduled",
+       lineWith({{"execution_type", R"("scheduled")"}}),
+       "execution_type",
        {"scheduled tasks are not accepted by the file drop", "\"single\""}},
-      {"execution type unknown", lineWith({{"execution_type", R"("weekly")"}}),
-       "execution_type", {"\"weekly\"", "must be \"single\""}},
-      {"execution type missing", lineWith({}, {"execution_type"}), "execution_type",
+      {"execution type unknown",
+       lineWith({{"execution_type", R"("weekly")"}}),
+       "execution_type",
+       {"\"weekly\"", "must be \"single\""}},
+      {"execution type missing",
+       lineWith({}, {"execution_type"}),
+       "execution_type",
        {"missing", "\"single\""}},
-      {"search action", lineWith({{"action_type", R"("search")"}}), "action_type",
+      {"search action",
+       lineWith({{"action_type", R"("search")"}}),
+       "action_type",
        {"\"search\"", "not supported by this daemon yet", "only \"api_call\""}},
-      {"crawl action", lineWith({{"action_type", R"("crawl")"}}), "action_type",
+      {"crawl action",
+       lineWith({{"action_type", R"("crawl")"}}),
+       "action_type",
        {"\"crawl\"", "not supported by this daemon yet"}},
-      {"scrape action", lineWith({{"action_type", R"("scrape")"}}), "action_type",
+      {"scrape action",
+       lineWith({{"action_type", R"("scrape")"}}),
+       "action_type",
        {"\"scrape\"", "not supported by this daemon yet"}},
-      {"action unknown", lineWith({{"action_type", R"("post")"}}), "action_type",
+      {"action unknown",
+       lineWith({{"action_type", R"("post")"}}),
+       "action_type",
        {"unknown action type", "\"api_call\""}},
       {"action missing", lineWith({}, {"action_type"}), "action_type", {"missing", "api_call"}},
-      {"action boolean", lineWith({{"action_type", "true"}}), "action_type",
+      {"action boolean",
+       lineWith({{"action_type", "true"}}),
+       "action_type",
        {"must be a string", "a boolean"}},
-      {"input source", lineWith({{"input_source", R"("sitemap")"}}), "input_source",
+      {"input source",
+       lineWith({{"input_source", R"("sitemap")"}}),
+       "input_source",
        {"\"sitemap\"", "static_urls"}},
-      {"input source missing", lineWith({}, {"input_source"}), "input_source",
+      {"input source missing",
+       lineWith({}, {"input_source"}),
+       "input_source",
        {"missing", "static_urls"}},
-      {"execution plan", lineWith({{"execution_plan", R"([{"action_type":"api_call"}])"}}),
-       "execution_plan", {"execution plans are not supported yet"}},
-      {"secret payload", lineWith({{"secret_payload", R"({"api_key":"k"})"}}), "secret_payload",
+      {"execution plan",
+       lineWith({{"execution_plan", R"([{"action_type":"api_call"}])"}}),
+       "execution_plan",
+       {"execution plans are not supported yet"}},
+      {"secret payload",
+       lineWith({{"secret_payload", R"({"api_key":"k"})"}}),
+       "secret_payload",
        {"secrets must not be written to files"}},
       {"urls missing", lineWith({}, {"urls"}), "urls", {"required", "missing"}},
       {"urls empty", lineWith({{"urls", "[]"}}), "urls", {"at least one URL"}},
-      {"urls string", lineWith({{"urls", R"("http://a.example/")"}}), "urls",
+      {"urls string",
+       lineWith({{"urls", R"("http://a.example/")"}}),
+       "urls",
        {"must be an array of strings", "a string"}},
-      {"url number", lineWith({{"urls", R"(["http://a.example/", 7])"}}), "urls[1]",
+      {"url number",
+       lineWith({{"urls", R"(["http://a.example/", 7])"}}),
+       "urls[1]",
        {"must be a string", "a number"}},
-      {"url scheme", lineWith({{"urls", R"(["ftp://a.example/x"])"}}), "urls[0]",
+      {"url scheme",
+       lineWith({{"urls", R"(["ftp://a.example/x"])"}}),
+       "urls[0]",
        {"\"ftp://a.example/x\"", "http or https"}},
-      {"url relative", lineWith({{"urls", R"(["/v1/quotes"])"}}), "urls[0]",
+      {"url relative",
+       lineWith({{"urls", R"(["/v1/quotes"])"}}),
+       "urls[0]",
        {"\"/v1/quotes\"", "absolute"}},
-      {"url user info", lineWith({{"urls", R"(["https://user:pw@a.example/"])"}}), "urls[0]",
+      {"url user info",
+       lineWith({{"urls", R"(["https://user:pw@a.example/"])"}}),
+       "urls[0]",
        {"user info"}},
-      {"url fragment", lineWith({{"urls", R"(["https://a.example/x#part"])"}}), "urls[0]",
+      {"url fragment",
+       lineWith({{"urls", R"(["https://a.example/x#part"])"}}),
+       "urls[0]",
        {"fragment"}},
       {"url no host", lineWith({{"urls", R"(["https:///x"])"}}), "urls[0]", {"no host"}},
-      {"url space", lineWith({{"urls", R"(["https://a.example/a b"])"}}), "urls[0]",
+      {"url space",
+       lineWith({{"urls", R"(["https://a.example/a b"])"}}),
+       "urls[0]",
        {"space", "percent-encode"}},
-      {"template unknown", lineWith({{"template_slug", R"("fancy")"}}), "template_slug",
+      {"template unknown",
+       lineWith({{"template_slug", R"("fancy")"}}),
+       "template_slug",
        {"\"fancy\"", "\"default\"", "\"carrier-quote-json\""}},
-      {"template number", lineWith({{"template_slug", "1"}}), "template_slug",
+      {"template number",
+       lineWith({{"template_slug", "1"}}),
+       "template_slug",
        {"must be a string"}},
-      {"payload array", lineWith({{"payload", "[1]"}}), "payload",
+      {"payload array",
+       lineWith({{"payload", "[1]"}}),
+       "payload",
        {"must be a JSON object", "an array"}},
-      {"payload string", lineWith({{"payload", R"("{}")"}}), "payload",
+      {"payload string",
+       lineWith({{"payload", R"("{}")"}}),
+       "payload",
        {"must be a JSON object", "a string"}},
-      {"payload api key", lineWith({{"payload", R"({"api_key":"k"})"}}), "payload.api_key",
+      {"payload api key",
+       lineWith({{"payload", R"({"api_key":"k"})"}}),
+       "payload.api_key",
        {"credential", "secret_payload", "run time"}},
-      {"payload authorization", lineWith({{"payload", R"({"Authorization":"Bearer x"})"}}),
-       "payload.Authorization", {"credential", "secret_payload"}},
-      {"payload client secret", lineWith({{"payload", R"({"Client-Secret":"x"})"}}),
-       "payload.Client-Secret", {"credential"}},
-      {"payload password", lineWith({{"payload", R"({"a":1,"PASSWORD":"x"})"}}),
-       "payload.PASSWORD", {"credential"}},
-      {"payload duplicate", lineWith({{"payload", R"({"a":1,"a":2})"}}), "payload.a",
+      {"payload authorization",
+       lineWith({{"payload", R"({"Authorization":"Bearer x"})"}}),
+       "payload.Authorization",
+       {"credential", "secret_payload"}},
+      {"payload client secret",
+       lineWith({{"payload", R"({"Client-Secret":"x"})"}}),
+       "payload.Client-Secret",
+       {"credential"}},
+      {"payload password",
+       lineWith({{"payload", R"({"a":1,"PASSWORD":"x"})"}}),
+       "payload.PASSWORD",
+       {"credential"}},
+      {"payload duplicate",
+       lineWith({{"payload", R"({"a":1,"a":2})"}}),
+       "payload.a",
        {"duplicate key"}},
       {"limits array", lineWith({{"limits", "[]"}}), "limits", {"must be a JSON object"}},
-      {"timeout zero", lineWith({{"limits", R"({"timeout_seconds":0})"}}),
-       "limits.timeout_seconds", {"is 0", "from 1 to 600"}},
-      {"timeout too big", lineWith({{"limits", R"({"timeout_seconds":601})"}}),
-       "limits.timeout_seconds", {"is 601", "from 1 to 600"}},
-      {"timeout fraction", lineWith({{"limits", R"({"timeout_seconds":20.5})"}}),
-       "limits.timeout_seconds", {"must be an integer", "20.5"}},
-      {"timeout string", lineWith({{"limits", R"({"timeout_seconds":"20"})"}}),
-       "limits.timeout_seconds", {"must be an integer", "a string"}},
-      {"timeout huge", lineWith({{"limits", R"({"timeout_seconds":99999999999999999999})"}}),
-       "limits.timeout_seconds", {"must be an integer", "99999999999999999999"}},
-      {"retries negative", lineWith({{"limits", R"({"max_retries":-1})"}}), "limits.max_retries",
+      {"timeout zero",
+       lineWith({{"limits", R"({"timeout_seconds":0})"}}),
+       "limits.timeout_seconds",
+       {"is 0", "from 1 to 600"}},
+      {"timeout too big",
+       lineWith({{"limits", R"({"timeout_seconds":601})"}}),
+       "limits.timeout_seconds",
+       {"is 601", "from 1 to 600"}},
+      {"timeout fraction",
+       lineWith({{"limits", R"({"timeout_seconds":20.5})"}}),
+       "limits.timeout_seconds",
+       {"must be an integer", "20.5"}},
+      {"timeout string",
+       lineWith({{"limits", R"({"timeout_seconds":"20"})"}}),
+       "limits.timeout_seconds",
+       {"must be an integer", "a string"}},
+      {"timeout huge",
+       lineWith({{"limits", R"({"timeout_seconds":99999999999999999999})"}}),
+       "limits.timeout_seconds",
+       {"must be an integer", "99999999999999999999"}},
+      {"retries negative",
+       lineWith({{"limits", R"({"max_retries":-1})"}}),
+       "limits.max_retries",
        {"is -1", "from 0 to 20"}},
-      {"retries too many", lineWith({{"limits", R"({"max_retries":21})"}}), "limits.max_retries",
+      {"retries too many",
+       lineWith({{"limits", R"({"max_retries":21})"}}),
+       "limits.max_retries",
        {"is 21", "from 0 to 20"}},
-      {"retries null", lineWith({{"limits", R"({"max_retries":null})"}}), "limits.max_retries",
+      {"retries null",
+       lineWith({{"limits", R"({"max_retries":null})"}}),
+       "limits.max_retries",
        {"must be an integer", "null"}},
-      {"limits unknown key", lineWith({{"limits", R"({"backoff_ms":5})"}}), "limits.backoff_ms",
+      {"limits unknown key",
+       lineWith({{"limits", R"({"backoff_ms":5})"}}),
+       "limits.backoff_ms",
        {"unknown field", "timeout_seconds", "max_retries"}},
-      {"limits duplicate", lineWith({{"limits", R"({"max_retries":1,"max_retries":2})"}}),
-       "limits.max_retries", {"duplicate key"}},
+      {"limits duplicate",
+       lineWith({{"limits", R"({"max_retries":1,"max_retries":2})"}}),
+       "limits.max_retries",
+       {"duplicate key"}},
   };
 }
 
@@ -284,10 +367,9 @@ TEST_F(TaskParserTest, RejectsRepeatedUnknownField) {
 }
 
 TEST_F(TaskParserTest, ReportsEveryProblemOfALine) {
-  std::string json =
-      R"({"name":"","execution_type":"scheduled","action_type":"crawl",)"
-      R"("urls":["http://ok.example/","mailto:x","https://a.example/#f"],)"
-      R"("limits":{"timeout_seconds":0,"max_retries":99,"jitter":1},"color":"red"})";
+  std::string json = R"({"name":"","execution_type":"scheduled","action_type":"crawl",)"
+                     R"("urls":["http://ok.example/","mailto:x","https://a.example/#f"],)"
+                     R"("limits":{"timeout_seconds":0,"max_retries":99,"jitter":1},"color":"red"})";
   std::vector<FieldError> errors = parseInvalid(json);
   std::vector<std::string> fields;
   for (const auto& error : errors) fields.push_back(error.field);
@@ -307,9 +389,9 @@ TEST_F(TaskParserTest, ReportsEveryProblemOfALine) {
 TEST_F(TaskParserTest, EnforcesUrlCountAndLength) {
   limits_.max_urls_per_task = 3;
   limits_.max_url_bytes = 40;
-  std::vector<FieldError> errors = parseInvalid(lineWith(
-      {{"urls", R"(["http://a.example/1","http://a.example/2","http://a.example/3",)"
-                R"("http://a.example/4"])"}}));
+  std::vector<FieldError> errors = parseInvalid(
+      lineWith({{"urls", R"(["http://a.example/1","http://a.example/2","http://a.example/3",)"
+                         R"("http://a.example/4"])"}}));
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_EQ(errors[0].field, "urls");
   EXPECT_NE(errors[0].reason.find("4 URLs"), std::string::npos) << errors[0].reason;
@@ -323,8 +405,8 @@ TEST_F(TaskParserTest, EnforcesUrlCountAndLength) {
   EXPECT_NE(errors[0].reason.find("47 bytes"), std::string::npos) << errors[0].reason;
   EXPECT_NE(errors[0].reason.find("limit of 40 bytes"), std::string::npos);
 
-  model::TaskSpec task = parseValid(lineWith(
-      {{"urls", R"(["http://a.example/1","http://a.example/2","http://a.example/3"])"}}));
+  model::TaskSpec task = parseValid(
+      lineWith({{"urls", R"(["http://a.example/1","http://a.example/2","http://a.example/3"])"}}));
   EXPECT_EQ(task.urls.size(), 3u);
 }
 
@@ -349,7 +431,9 @@ TEST_F(TaskParserTest, RejectsBrokenJsonForWholeLine) {
       {"unclosed object", R"({"name":"a")", {"invalid JSON"}},
       {"trailing comma", valid.substr(0, valid.size() - 1) + ",}", {"invalid JSON"}},
       {"second object", valid + valid, {"unexpected text after the JSON object", "own line"}},
-      {"trailing word", valid + " xyz", {"unexpected text", "byte " + std::to_string(valid.size() + 2)}},
+      {"trailing word",
+       valid + " xyz",
+       {"unexpected text", "byte " + std::to_string(valid.size() + 2)}},
       {"invalid UTF-8", lineWith({{"name", "\"caf\xC3\x28\""}}), {"invalid UTF-8"}},
       {"raw tab in string", lineWith({{"name", "\"a\tb\""}}), {"invalid JSON", "\\t"}},
       {"bad escape", lineWith({{"name", R"("a\qb")"}}), {"invalid JSON"}},
@@ -384,8 +468,8 @@ TEST_F(TaskParserTest, AcceptsPayloadAtDepthLimit) {
 }
 
 TEST_F(TaskParserTest, DocumentOverloadFlagsInvalidJson) {
-  std::string text = lineWith({}) + "\n" + R"({"name": broken})" + "\n" +
-                     lineWith({{"name", "7"}}) + "\n";
+  std::string text =
+      lineWith({}) + "\n" + R"({"name": broken})" + "\n" + lineWith({{"name", "7"}}) + "\n";
   simdjson::padded_string padded(text);
   simdjson::ondemand::document_stream stream;
   ASSERT_EQ(parser_.iterate_many(padded).get(stream), simdjson::SUCCESS);

@@ -56,8 +56,7 @@ max_connections = 32
     for (int url = 0; url < kUrlsPerTask; ++url) {
       urls.push_back(fmt::format("{}/item/{}/{}", target.baseUrl(url % 4), task, url));
     }
-    content += taskLine(fmt::format("crash-{}", task), urls,
-                        task % 2 == 0 ? R"({"n":1})" : "");
+    content += taskLine(fmt::format("crash-{}", task), urls, task % 2 == 0 ? R"({"n":1})" : "");
   }
   daemon.start();
   daemon.dropFile("crash.ndjson", content);
@@ -110,9 +109,10 @@ max_connections = 32
   EXPECT_EQ(target.distinctKeys(), static_cast<size_t>(kItems));
 
   uint64_t extra = target.totalRequests() - target.distinctKeys();
-  std::printf("crash test: %d kills, %d items, target saw %llu requests, %llu beyond one per item\n",
-              kills, kItems, static_cast<unsigned long long>(target.totalRequests()),
-              static_cast<unsigned long long>(extra));
+  std::printf(
+      "crash test: %d kills, %d items, target saw %llu requests, %llu beyond one per item\n", kills,
+      kItems, static_cast<unsigned long long>(target.totalRequests()),
+      static_cast<unsigned long long>(extra));
   ::testing::Test::RecordProperty("duplicate_requests", static_cast<int>(extra));
 }
 

@@ -126,8 +126,8 @@ TEST_F(PipelineTest, RetryAfterHoldsBackHost) {
   DaemonHarness daemon(std::string(kFastRetries) + "[hosts.\"" + origin +
                        "\"]\nmax_connections = 1\n");
   daemon.start();
-  auto executions = submit(
-      daemon, "held.ndjson", taskLine("held", {origin + "/retry-after/2/429", origin + "/after"}));
+  auto executions = submit(daemon, "held.ndjson",
+                           taskLine("held", {origin + "/retry-after/2/429", origin + "/after"}));
   ASSERT_EQ(executions.size(), 1u);
   std::string done = daemon.waitForExecution(executions[0], milliseconds(30000));
   EXPECT_EQ(jsonField(done, "data.status"), "completed");
@@ -195,9 +195,11 @@ TEST_F(PipelineTest, BlackHoleHostDoesNotStallOthers) {
   daemon.start();
   std::vector<std::string> hole_urls(20, hole_url);
   std::vector<std::string> good_urls;
-  for (int i = 0; i < 200; ++i) good_urls.push_back(fmt::format("{}/good/{}", target->baseUrl(), i));
-  std::string content = taskLine("hole", hole_urls, "", R"({"timeout_seconds":10,"max_retries":0})") +
-                        taskLine("good", good_urls);
+  for (int i = 0; i < 200; ++i)
+    good_urls.push_back(fmt::format("{}/good/{}", target->baseUrl(), i));
+  std::string content =
+      taskLine("hole", hole_urls, "", R"({"timeout_seconds":10,"max_retries":0})") +
+      taskLine("good", good_urls);
   auto executions = submit(daemon, "mixed.ndjson", content);
   ASSERT_EQ(executions.size(), 2u);
 
@@ -217,9 +219,9 @@ TEST_F(PipelineTest, OversizeBodyFailsItem) {
   config.insert(config.find("[engine]\n") + 9, "max_response_bytes = 1048576\n");
   DaemonHarness daemon(config);
   daemon.start();
-  auto executions = submit(daemon, "big.ndjson",
-                           taskLine("big", {target->baseUrl() + "/bytes/3000000",
-                                            target->baseUrl() + "/bytes/1000"}));
+  auto executions = submit(
+      daemon, "big.ndjson",
+      taskLine("big", {target->baseUrl() + "/bytes/3000000", target->baseUrl() + "/bytes/1000"}));
   ASSERT_EQ(executions.size(), 1u);
   std::string done = daemon.waitForExecution(executions[0], milliseconds(30000));
   EXPECT_EQ(jsonField(done, "data.status"), "completed_with_errors");
@@ -236,9 +238,9 @@ TEST_F(PipelineTest, MalformedFileQueuesNothing) {
   ASSERT_TRUE(target);
   DaemonHarness daemon(kFastRetries);
   daemon.start();
-  std::string content = taskLine("fine", {target->baseUrl() + "/ok"}) + "{\"name\": broken\n" +
-                        taskLine("bad-limits", {target->baseUrl() + "/ok"}, "",
-                                 R"({"timeout_seconds":0})");
+  std::string content =
+      taskLine("fine", {target->baseUrl() + "/ok"}) + "{\"name\": broken\n" +
+      taskLine("bad-limits", {target->baseUrl() + "/ok"}, "", R"({"timeout_seconds":0})");
   daemon.dropFile("bad.ndjson", content);
   auto report = daemon.spoolDir() / "failed" / "bad.ndjson.errors.json";
   ASSERT_TRUE(daemon.waitForPath(report, milliseconds(30000))) << daemon.readLog();
@@ -263,7 +265,8 @@ TEST_F(PipelineTest, RedroppedFileCreatesNoDuplicates) {
   DaemonHarness daemon(kFastRetries);
   daemon.start();
   std::string content;
-  for (int i = 0; i < 20; ++i) content += taskLine(fmt::format("t{}", i), {target->baseUrl() + "/ok"});
+  for (int i = 0; i < 20; ++i)
+    content += taskLine(fmt::format("t{}", i), {target->baseUrl() + "/ok"});
   auto first = submit(daemon, "first.ndjson", content);
   ASSERT_EQ(first.size(), 20u);
   for (const auto& id : first) daemon.waitForExecution(id, milliseconds(30000));
@@ -280,7 +283,8 @@ TEST_F(PipelineTest, RedroppedFileCreatesNoDuplicates) {
 TEST_F(PipelineTest, SecondInstanceRefusesStateDir) {
   DaemonHarness daemon(kFastRetries);
   daemon.start();
-  std::string command = fmt::format("{} --config {} 2>&1", TITAND_BINARY, daemon.configPath().string());
+  std::string command =
+      fmt::format("{} --config {} 2>&1", TITAND_BINARY, daemon.configPath().string());
   FILE* pipe = ::popen(command.c_str(), "r");
   ASSERT_NE(pipe, nullptr);
   std::string output;
@@ -297,7 +301,8 @@ TEST_F(PipelineTest, SigtermFinishesInFlightAndExitsZero) {
   DaemonHarness daemon(kFastRetries);
   daemon.start();
   std::vector<std::string> urls;
-  for (int i = 0; i < 10; ++i) urls.push_back(fmt::format("{}/delay/800?i={}", target->baseUrl(), i));
+  for (int i = 0; i < 10; ++i)
+    urls.push_back(fmt::format("{}/delay/800?i={}", target->baseUrl(), i));
   auto executions = submit(daemon, "slow.ndjson", taskLine("slow", urls));
   ASSERT_EQ(executions.size(), 1u);
   std::this_thread::sleep_for(milliseconds(300));

@@ -19,9 +19,10 @@ TEST(ModelTest, IdStringRoundTrip) {
 }
 
 TEST(ModelTest, InvalidIdsRejected) {
-  for (const char* text : {"", "not-a-uuid", "123e4567-e89b-12d3-a456-42661417400",
-                           "123e4567-e89b-12d3-a456-4266141740000", "123e4567xe89b-12d3-a456-426614174000",
-                           "g23e4567-e89b-12d3-a456-426614174000"}) {
+  for (const char* text :
+       {"", "not-a-uuid", "123e4567-e89b-12d3-a456-42661417400",
+        "123e4567-e89b-12d3-a456-4266141740000", "123e4567xe89b-12d3-a456-426614174000",
+        "g23e4567-e89b-12d3-a456-426614174000"}) {
     EXPECT_FALSE(idFromString(text).isOk()) << text;
   }
   EXPECT_TRUE(idFromString("123E4567-E89B-12D3-A456-426614174000").isOk());

@@ -8,9 +8,7 @@
 namespace titand::store {
 namespace {
 
-model::ItemKey key(uint32_t index) {
-  return {model::deriveId("execution", "queue"), index};
-}
+model::ItemKey key(uint32_t index) { return {model::deriveId("execution", "queue"), index}; }
 
 class QueueTest : public ::testing::Test {
  protected:
@@ -25,8 +23,8 @@ class QueueTest : public ::testing::Test {
     ASSERT_TRUE(store_->write(&batch).isOk());
   }
   ScanResult scan(uint32_t host, Micros now, size_t max) {
-    auto result = scanDue(*store_, host, now, max,
-                          [](const model::ItemKey&) { return ScanDecision::kTake; });
+    auto result =
+        scanDue(*store_, host, now, max, [](const model::ItemKey&) { return ScanDecision::kTake; });
     EXPECT_TRUE(result.isOk());
     return result.isOk() ? result.value() : ScanResult{};
   }

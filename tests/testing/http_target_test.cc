@@ -62,9 +62,8 @@ size_t storeHeader(char* data, size_t size, size_t count, void* user) {
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     size_t start = line.find_first_not_of(' ', colon + 1);
     size_t end = line.find_last_not_of("\r\n");
-    std::string value = start == std::string::npos || end < start
-                            ? ""
-                            : line.substr(start, end - start + 1);
+    std::string value =
+        start == std::string::npos || end < start ? "" : line.substr(start, end - start + 1);
     (*static_cast<std::map<std::string, std::string>*>(user))[name] = value;
   }
   return size * count;
@@ -163,7 +162,8 @@ class CurlEnvironment : public ::testing::Environment {
   void TearDown() override { curl_global_cleanup(); }
 };
 
-[[maybe_unused]] const auto* const kCurlEnvironment = ::testing::AddGlobalTestEnvironment(new CurlEnvironment);
+[[maybe_unused]] const auto* const kCurlEnvironment =
+    ::testing::AddGlobalTestEnvironment(new CurlEnvironment);
 
 class HttpTargetTest : public ::testing::Test {
  protected:
@@ -197,8 +197,8 @@ TEST_F(HttpTargetTest, StatusNoContentHasEmptyBody) {
 }
 
 TEST_F(HttpTargetTest, InvalidParametersAreBadRequest) {
-  for (const char* path : {"/status/abc", "/status/99", "/status/600", "/flaky/x/503",
-                           "/flaky/2", "/retry-after/1/100", "/delay/-1", "/bytes/1x"}) {
+  for (const char* path : {"/status/abc", "/status/99", "/status/600", "/flaky/x/503", "/flaky/2",
+                           "/retry-after/1/100", "/delay/-1", "/bytes/1x"}) {
     Response response = fetch(url(path));
     ASSERT_EQ(response.code, CURLE_OK) << path;
     EXPECT_EQ(response.status, 400) << path;
@@ -406,8 +406,8 @@ TEST_F(HttpTargetTest, EchoReportsRequest) {
 
 TEST_F(HttpTargetTest, EchoIsNullForOtherBodies) {
   std::string large_object = "{\"pad\":\"" + std::string(5000, 'p') + "\"}";
-  for (const std::string& body : {std::string("[1,2]"), std::string("{\"broken\":"),
-                                  std::string("plain"), large_object}) {
+  for (const std::string& body :
+       {std::string("[1,2]"), std::string("{\"broken\":"), std::string("plain"), large_object}) {
     Request request;
     request.method = "PUT";
     request.body = body;
