@@ -11,6 +11,7 @@ namespace titand::daemon {
 namespace {
 
 constexpr uint64_t kStatusIntervalMs = 2000;
+constexpr uint64_t kProgressLogEveryTicks = 15;
 
 template <typename Handle>
 uv_handle_t* asHandle(Handle* handle) {
@@ -165,13 +166,25 @@ void Runtime::onWatchdogTimer(uv_timer_t*) { sd_notify(0, "WATCHDOG=1"); }
 void Runtime::updateStatus() {
   store::StateCounts counts = store_->getCounts(store::kAllExecutions);
   using model::ItemState;
+  long long queued = counts[static_cast<int>(ItemState::kQueued)];
+  long long retry = counts[static_cast<int>(ItemState::kRetryScheduled)];
+  long long succeeded = counts[static_cast<int>(ItemState::kSucceeded)];
+  long long failed = counts[static_cast<int>(ItemState::kFailed)];
   sd_notifyf(0,
              "STATUS=queued %lld, retry scheduled %lld, in flight %zu, succeeded %lld, failed %lld",
-             static_cast<long long>(counts[static_cast<int>(ItemState::kQueued)]),
-             static_cast<long long>(counts[static_cast<int>(ItemState::kRetryScheduled)]),
-             scheduler_->inFlight(),
-             static_cast<long long>(counts[static_cast<int>(ItemState::kSucceeded)]),
-             static_cast<long long>(counts[static_cast<int>(ItemState::kFailed)]));
+             queued, retry, scheduler_->inFlight(), succeeded, failed);
+
+  // One progress line per interval while items finish, instead of one per execution.
+  long long finished = succeeded + failed;
+  if (last_logged_finished_ < 0) last_logged_finished_ = finished;
+  if (++status_ticks_ % kProgressLogEveryTicks != 0) return;
+  if (finished == last_logged_finished_) return;
+  log_->info(
+      "progress: queued {}, retry scheduled {}, in flight {}, succeeded {}, failed {} "
+      "({} items finished in the last {} s)",
+      queued, retry, scheduler_->inFlight(), succeeded, failed, finished - last_logged_finished_,
+      kProgressLogEveryTicks * kStatusIntervalMs / 1000);
+  last_logged_finished_ = finished;
 }
 
 std::string Runtime::renderMetrics() {

@@ -54,6 +54,8 @@ class Runtime {
 
   uv_signal_t sigterm_, sigint_, sighup_;
   uv_timer_t status_timer_, watchdog_timer_;
+  uint64_t status_ticks_ = 0;
+  long long last_logged_finished_ = -1;  // -1 until the first status update.
   bool stopping_ = false;
   bool healthy_ = true;
   int exit_code_ = 0;

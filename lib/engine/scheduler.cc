@@ -315,8 +315,7 @@ void Scheduler::scheduleRetry(InFlight& flight, HostState& state, Micros now,
       .PermitUncheckedError();
   deps_.store->addCount(batch, item.key.execution_id, model::ItemState::kInFlight, -1);
   deps_.store->addCount(batch, item.key.execution_id, model::ItemState::kRetryScheduled, 1);
-  state.next_due = state.next_due == kNever ? item.next_attempt_at
-                                            : std::min(state.next_due, item.next_attempt_at);
+  notifyWhenDurable(item.host_id, item.next_attempt_at);
   deps_.metrics->retries_total.inc();
   ++state.retries_since_log;
   state.last_retry_reason = item.last_error;
@@ -365,6 +364,15 @@ void Scheduler::requeueInterrupted(InFlight& flight, Micros now) {
       .PermitUncheckedError();
   deps_.store->addCount(batch, item.key.execution_id, model::ItemState::kInFlight, -1);
   deps_.store->addCount(batch, item.key.execution_id, model::ItemState::kQueued, 1);
+  notifyWhenDurable(item.host_id, now);
+}
+
+void Scheduler::notifyWhenDurable(uint32_t host_id, Micros due) {
+  // A claim pass that runs before the batch is written may find the host's queue empty in
+  // RocksDB and set next_due to kNever, so the wake-up must come after the write.
+  deps_.committer->onDurable([this, host_id, due](const Status& status) {
+    if (status.isOk()) notifyQueued(host_id, due);
+  });
 }
 
 void Scheduler::onHousekeepingTimer(uv_timer_t* timer) {

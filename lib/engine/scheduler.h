@@ -67,7 +67,8 @@ class Scheduler {
   }
 
   size_t inFlight() const { return in_flight_.size(); }
-  size_t hostCount() const { return hosts_.size(); }
+  // Host id 0 is never assigned, so its slot does not count.
+  size_t hostCount() const { return hosts_.empty() ? 0 : hosts_.size() - 1; }
   // Returns the due time of the oldest due queue key over all hosts, or 0 when none is due.
   Micros oldestDue();
 
@@ -92,6 +93,8 @@ class Scheduler {
   void finishItem(InFlight& flight, model::ItemState state, const http::Response* response,
                   Micros now);
   void requeueInterrupted(InFlight& flight, Micros now);
+  // Wakes the host's claim passes for `due` once the current commit batch is durable.
+  void notifyWhenDurable(uint32_t host_id, Micros due);
   void logRetryBursts();
   void maybeFinishShutdown();
   void onCommitFailed(const Status& status);

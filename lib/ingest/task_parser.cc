@@ -19,7 +19,10 @@ constexpr size_t kMaxNameBytes = 256;
 constexpr size_t kMaxObjectiveBytes = 4096;
 // Values quoted in a reason are cut to this many bytes so one bad line stays readable.
 constexpr size_t kMaxQuotedBytes = 120;
-constexpr size_t kMaxPayloadDepth = simdjson::DEFAULT_MAX_DEPTH;
+// Nesting limit of payload values. The parser's own limit is DEFAULT_MAX_DEPTH levels counted
+// from the line's root object, and exceeding it is undefined behaviour in simdjson 3.0 (an
+// assertion in debug builds), so this stays a few levels below it.
+constexpr size_t kMaxPayloadDepth = simdjson::DEFAULT_MAX_DEPTH - 16;
 
 constexpr std::string_view kAllowedFields =
     "name, objective, execution_type, action_type, input_source, urls, template_slug, payload, "

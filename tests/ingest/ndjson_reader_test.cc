@@ -252,6 +252,15 @@ TEST_F(NdjsonReaderTest, RejectsTrailingGarbage) {
   EXPECT_EQ(result.errorLines(), (std::vector<uint64_t>{1, 2}));
 }
 
+TEST_F(NdjsonReaderTest, RejectsDeeplyNestedLine) {
+  std::string deep = std::string(3000, '[') + std::string(3000, ']');
+  std::string line = taskLine(2);
+  line.insert(1, "\"payload\":{\"a\":" + deep + "},");
+  Collected result = read(taskLine(1) + "\n" + line + "\n" + taskLine(3) + "\n");
+  EXPECT_EQ(result.taskLines(), (std::vector<uint64_t>{1, 3}));
+  EXPECT_EQ(result.errorLines(), (std::vector<uint64_t>{2}));
+}
+
 TEST_F(NdjsonReaderTest, RejectsDocumentAcrossLines) {
   std::string content = taskLine(1) + "\n" +
                         R"({"name":"split","execution_type":"single","action_type":"api_call",)" +

@@ -461,6 +461,20 @@ TEST_F(TaskParserTest, RejectsPayloadNestedTooDeep) {
   EXPECT_NE(errors[0].reason.find("invalid JSON"), std::string::npos) << errors[0].reason;
 }
 
+TEST_F(TaskParserTest, DeepValuesOutsidePayloadAreRejected) {
+  // Deep nesting must end in an error wherever it sits, never in a parser overrun.
+  std::string deep = std::string(3000, '[') + std::string(3000, ']');
+  for (const auto& [field, value] :
+       std::vector<std::pair<std::string, std::string>>{{"unknown_field", deep},
+                                                        {"urls", deep},
+                                                        {"limits", "{\"x\":" + deep + "}"},
+                                                        {"name", deep}}) {
+    SCOPED_TRACE(field);
+    std::vector<FieldError> errors = parseInvalid(lineWith({{field, value}}));
+    EXPECT_FALSE(errors.empty());
+  }
+}
+
 TEST_F(TaskParserTest, AcceptsPayloadAtDepthLimit) {
   std::string nested = std::string(1000, '[') + std::string(1000, ']');
   model::TaskSpec task = parseValid(lineWith({{"payload", "{\"a\":" + nested + "}"}}));

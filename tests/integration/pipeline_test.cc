@@ -244,7 +244,9 @@ TEST_F(PipelineTest, MalformedFileQueuesNothing) {
   daemon.dropFile("bad.ndjson", content);
   auto report = daemon.spoolDir() / "failed" / "bad.ndjson.errors.json";
   ASSERT_TRUE(daemon.waitForPath(report, milliseconds(30000))) << daemon.readLog();
-  EXPECT_TRUE(std::filesystem::exists(daemon.spoolDir() / "failed" / "bad.ndjson"));
+  // The report is written before the file moves, so that a crash never leaves a rejected
+  // file without its report.
+  EXPECT_TRUE(daemon.waitForPath(daemon.spoolDir() / "failed" / "bad.ndjson", milliseconds(30000)));
   EXPECT_FALSE(std::filesystem::exists(daemon.spoolDir() / "incoming" / "bad.ndjson"));
   std::string errors = slurp(report);
   EXPECT_NE(errors.find("\"line\":2"), std::string::npos) << errors;

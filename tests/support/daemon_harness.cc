@@ -169,8 +169,9 @@ std::vector<std::string> DaemonHarness::receiptExecutions(const std::string& nam
 std::string DaemonHarness::waitForExecution(const std::string& execution_id,
                                             std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
+  HttpReply reply;
   while (std::chrono::steady_clock::now() < deadline) {
-    HttpReply reply = httpGet(apiUrl() + "/api/v1/executions/" + execution_id);
+    reply = httpGet(apiUrl() + "/api/v1/executions/" + execution_id);
     if (reply.status == 200) {
       std::string status = jsonField(reply.body, "data.status");
       if (status == "completed" || status == "completed_with_errors" || status == "failed" ||
@@ -180,6 +181,10 @@ std::string DaemonHarness::waitForExecution(const std::string& execution_id,
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
+  ADD_FAILURE() << "execution " << execution_id << " did not finish in " << timeout.count()
+                << " ms; last reply: HTTP " << reply.status << " " << reply.body
+                << "\ntitand log:\n"
+                << readLog();
   return "";
 }
 
