@@ -80,7 +80,7 @@ while true; do
   sleep 1
 done
 echo
-first_execution=$(grep -o '"execution_id":"[^"]*"' "$receipt" | head -1 | cut -d'"' -f4)
+first_execution=$(grep -m1 -o '"execution_id":"[^"]*"' "$receipt" | cut -d'"' -f4)
 "$bin/daemon/titanctl" status "$first_execution"
 "$bin/daemon/titanctl" export "$first_execution" --format csv -o "$logs/first-execution.csv"
 cat <<EOM
