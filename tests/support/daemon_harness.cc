@@ -80,6 +80,10 @@ std::string DaemonHarness::metricsUrl() const {
   return fmt::format("http://127.0.0.1:{}", metrics_port_);
 }
 
+void DaemonHarness::setEnv(std::string name, std::string value) {
+  env_.emplace_back(std::move(name), std::move(value));
+}
+
 void DaemonHarness::start() {
   ASSERT_LT(pid_, 0) << "titand already running";
   pid_ = ::fork();
@@ -88,6 +92,7 @@ void DaemonHarness::start() {
     int log = ::open(logPath().c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     ::dup2(log, STDERR_FILENO);
     ::dup2(log, STDOUT_FILENO);
+    for (const auto& [name, value] : env_) ::setenv(name.c_str(), value.c_str(), 1);
     std::string config = configPath().string();
     ::execl(TITAND_BINARY, "titand", "--config", config.c_str(), "--log-level", "debug",
             static_cast<char*>(nullptr));

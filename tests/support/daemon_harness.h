@@ -31,6 +31,8 @@ class DaemonHarness {
   explicit DaemonHarness(std::string extra_toml = "");
   ~DaemonHarness();
 
+  // Sets an environment variable for titand processes started after this call.
+  void setEnv(std::string name, std::string value);
   // Starts titand and waits until /healthz answers. Fails the test when it does not.
   void start();
   // Sends SIGTERM and waits for the exit; returns the exit status (or -1 on timeout).
@@ -63,6 +65,7 @@ class DaemonHarness {
   uint16_t api_port_;
   uint16_t metrics_port_;
   pid_t pid_ = -1;
+  std::vector<std::pair<std::string, std::string>> env_;
 };
 
 // Extracts a string field ("status") or number field from a flat JSON text; test helper.

@@ -62,7 +62,7 @@ CommandResult verify(const std::string& path) {
   return runCommand("systemd-analyze verify --man=no '" + path + "'");
 }
 
-// Collects "Key=Value" lines of the [Service] section; a key may repeat.
+// Collects the "Key=Value" lines of the [Service] section. A key may repeat.
 std::multimap<std::string, std::string> serviceDirectives(const std::string& text) {
   std::multimap<std::string, std::string> directives;
   std::istringstream lines(text);
@@ -89,7 +89,7 @@ TEST(SystemdUnitTest, VerifiesCleanly) {
   EXPECT_EQ(result.output, "") << "systemd-analyze printed warnings";
 }
 
-TEST(SystemdUnitTest, VerifyCatchesABrokenUnit) {
+TEST(SystemdUnitTest, VerifyReportsTypo) {
   // Guards the check above: a typo in a value must show up in the output.
   testing::TempDir dir;
   std::string text = readFile(kUnitPath);
@@ -100,7 +100,7 @@ TEST(SystemdUnitTest, VerifyCatchesABrokenUnit) {
   EXPECT_NE(result.output.find("notfy"), std::string::npos) << result.output;
 }
 
-TEST(SystemdUnitTest, HasTheDirectivesTheDaemonReliesOn) {
+TEST(SystemdUnitTest, RequiredDirectivesPresent) {
   auto directives = serviceDirectives(readFile(kUnitPath));
   std::map<std::string, std::string> required = {
       {"Type", "notify"},           {"Restart", "on-failure"},
