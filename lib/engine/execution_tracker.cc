@@ -58,7 +58,7 @@ void ExecutionTracker::onTerminal(const model::Id& execution, bool succeeded, Mi
   if (record.started_at == 0) record.started_at = now;
   putRecord(record, batch);
   log_->debug("execution {} finished: {} ({} items, {} failed)", model::idToString(record.id),
-             model::executionStatusName(record.status), record.total_items, progress->failed);
+              model::executionStatusName(record.status), record.total_items, progress->failed);
   progress_.erase(execution);
 }
 

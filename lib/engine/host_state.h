@@ -30,6 +30,9 @@ struct HostState {
   // Earliest due time known for this host's queue: 0 means "look", kNever means empty.
   Micros next_due = 0;
   Micros hold_until = 0;  // Set by Retry-After on 429 or 503.
+  // Due time of the last claimed queue key. Keys before it are deleted or in flight, so claim
+  // scans seek here instead of walking tombstones; every enqueue lowers it to the new due.
+  Micros scan_from = 0;
   // Retries since the last summary line, for one log line per retry burst.
   uint64_t retries_since_log = 0;
   std::string last_retry_reason;

@@ -119,6 +119,7 @@ void Scheduler::start() {
 
 void Scheduler::notifyQueued(uint32_t host_id, Micros due) {
   HostState& state = host(host_id);
+  state.scan_from = std::min(state.scan_from, due);
   state.next_due = state.next_due == kNever ? due : std::min(state.next_due, due);
   requestPass();
 }
@@ -157,12 +158,15 @@ size_t Scheduler::claimFromHost(HostState& state, Micros now, size_t budget) {
   size_t want = std::min<size_t>(
       {budget, state.limits.max_connections - state.in_flight, deps_.config->engine.claim_batch});
   if (want == 0) return 0;
-  auto scan = store::scanDue(*deps_.store, state.id, now, want, [&](const model::ItemKey& key) {
-    // A claimed item keeps its queue key until the claim batch is durable.
-    if (in_flight_.count(key) > 0) return store::ScanDecision::kSkip;
-    if (!state.bucket.tryTake(now)) return store::ScanDecision::kStop;
-    return store::ScanDecision::kTake;
-  });
+  auto scan = store::scanDue(
+      *deps_.store, state.id, now, want,
+      [&](const model::ItemKey& key) {
+        // A claimed item keeps its queue key until the claim batch is durable.
+        if (in_flight_.count(key) > 0) return store::ScanDecision::kSkip;
+        if (!state.bucket.tryTake(now)) return store::ScanDecision::kStop;
+        return store::ScanDecision::kTake;
+      },
+      state.scan_from);
   if (!scan.isOk()) {
     log_->error("host {}: {}", state.origin, scan.status().toString());
     deps_.metrics->errors_total.inc();
@@ -174,6 +178,7 @@ size_t Scheduler::claimFromHost(HostState& state, Micros now, size_t budget) {
   }
   std::vector<model::ItemKey> keys;
   std::vector<std::string> queue_keys;
+  if (!scan.value().entries.empty()) state.scan_from = scan.value().entries.back().due;
   for (auto& entry : scan.value().entries) {
     keys.push_back(entry.item);
     queue_keys.push_back(std::move(entry.queue_key));
@@ -393,7 +398,7 @@ Micros Scheduler::oldestDue() {
   Micros oldest = 0;
   for (auto& slot : hosts_) {
     if (!slot || slot->next_due == kNever) continue;
-    std::string lower = store::queueKeyPrefix(slot->id, 0);
+    std::string lower = store::queueKeyPrefix(slot->id, slot->scan_from);
     std::string upper = store::queueKeyPrefix(slot->id, now + 1);
     rocksdb::Slice upper_slice(upper);
     rocksdb::ReadOptions options;

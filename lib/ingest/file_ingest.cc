@@ -150,6 +150,10 @@ Result<FileResult> reject(const fs::path& path, const fs::path& failed_dir,
 
 namespace {
 
+// Size at which a file's write batch is committed even before commit_chunk_lines lines, so
+// that memtable and batch memory stay bounded for files whose lines hold many URLs.
+constexpr size_t kMaxChunkBytes = 16 << 20;
+
 // Adds one valid line's task, execution, items and queue keys to a batch.
 class ChunkBuilder {
  public:
@@ -216,7 +220,11 @@ class ChunkBuilder {
     return Status::ok();
   }
 
-  uint64_t chunkLines() const { return chunk_lines_; }
+  // Returns true when the batch should be committed before another line is added: after
+  // `max_lines` lines, or once it holds kMaxChunkBytes, since one line may carry many URLs.
+  bool full(uint64_t max_lines) const {
+    return chunk_lines_ >= max_lines || batch_.GetDataSize() >= kMaxChunkBytes;
+  }
   void countLine() { ++chunk_lines_; }
   uint64_t tasks() const { return tasks_; }
   uint64_t items() const { return items_; }
@@ -241,7 +249,7 @@ Status commitFile(const fs::path& path, const std::string& sha, uint64_t from_li
   uint64_t chunk = deps.config->spool.commit_chunk_lines;
   auto on_task = [&](uint64_t line, model::TaskSpec&& spec) {
     if (line < from_line) return true;
-    if (builder.chunkLines() >= chunk) {
+    if (builder.full(chunk)) {
       if (deps.stop_requested->load()) {
         interrupted = true;
         return false;

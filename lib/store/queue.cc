@@ -5,8 +5,9 @@
 namespace titand::store {
 
 Result<ScanResult> scanDue(Store& store, uint32_t host_id, Micros now, size_t max,
-                           const std::function<ScanDecision(const model::ItemKey&)>& decide) {
-  std::string lower = queueKeyPrefix(host_id, 0);
+                           const std::function<ScanDecision(const model::ItemKey&)>& decide,
+                           Micros from) {
+  std::string lower = queueKeyPrefix(host_id, from);
   std::string upper = queueKeyPrefix(host_id, now + 1);
   rocksdb::Slice lower_slice(lower), upper_slice(upper);
   rocksdb::ReadOptions options;

@@ -32,7 +32,8 @@ struct ScanResult {
 // Returns up to `max` keys of `host_id` that are due at `now`, oldest first. `decide` sees
 // each key and may skip it (already claimed) or stop the scan (rate limit reached).
 Result<ScanResult> scanDue(Store& store, uint32_t host_id, Micros now, size_t max,
-                           const std::function<ScanDecision(const model::ItemKey&)>& decide);
+                           const std::function<ScanDecision(const model::ItemKey&)>& decide,
+                           Micros from = 0);
 
 // Returns the earliest due time of `host_id` after `after`, or kNoDueTime.
 Micros nextDueAfter(Store& store, uint32_t host_id, Micros after);
