@@ -204,8 +204,8 @@ size_t Scheduler::claimFromHost(HostState& state, Micros now, size_t budget) {
     deps_.store->putItem(batch, item);
     batch->Put(deps_.store->family(store::kInflightFamily), keys[i].encode(), "")
         .PermitUncheckedError();
-    deps_.store->addCount(batch, item.key.execution_id, previous, -1);
-    deps_.store->addCount(batch, item.key.execution_id, model::ItemState::kInFlight, 1);
+    deps_.committer->addCount(item.key.execution_id, previous, -1);
+    deps_.committer->addCount(item.key.execution_id, model::ItemState::kInFlight, 1);
     executions_.onClaim(item.key.execution_id, now, batch);
     ++state.in_flight;
     in_flight_.emplace(keys[i], InFlight{std::move(item), false});
@@ -318,8 +318,8 @@ void Scheduler::scheduleRetry(InFlight& flight, HostState& state, Micros now,
       ->Put(deps_.store->family(store::kQueueFamily),
             store::queueKey(item.host_id, item.next_attempt_at, item.key), "")
       .PermitUncheckedError();
-  deps_.store->addCount(batch, item.key.execution_id, model::ItemState::kInFlight, -1);
-  deps_.store->addCount(batch, item.key.execution_id, model::ItemState::kRetryScheduled, 1);
+  deps_.committer->addCount(item.key.execution_id, model::ItemState::kInFlight, -1);
+  deps_.committer->addCount(item.key.execution_id, model::ItemState::kRetryScheduled, 1);
   notifyWhenDurable(item.host_id, item.next_attempt_at);
   deps_.metrics->retries_total.inc();
   ++state.retries_since_log;
@@ -341,8 +341,8 @@ void Scheduler::finishItem(InFlight& flight, model::ItemState final_state,
       ->Put(deps_.store->family(store::kResultsFamily), item.key.encode(),
             buildResultJson(item, response))
       .PermitUncheckedError();
-  deps_.store->addCount(batch, item.key.execution_id, model::ItemState::kInFlight, -1);
-  deps_.store->addCount(batch, item.key.execution_id, final_state, 1);
+  deps_.committer->addCount(item.key.execution_id, model::ItemState::kInFlight, -1);
+  deps_.committer->addCount(item.key.execution_id, final_state, 1);
   bool succeeded = final_state == model::ItemState::kSucceeded;
   executions_.onTerminal(item.key.execution_id, succeeded, now, batch);
   (succeeded ? deps_.metrics->items_succeeded_total : deps_.metrics->items_failed_total).inc();
@@ -367,8 +367,8 @@ void Scheduler::requeueInterrupted(InFlight& flight, Micros now) {
       ->Put(deps_.store->family(store::kQueueFamily), store::queueKey(item.host_id, now, item.key),
             "")
       .PermitUncheckedError();
-  deps_.store->addCount(batch, item.key.execution_id, model::ItemState::kInFlight, -1);
-  deps_.store->addCount(batch, item.key.execution_id, model::ItemState::kQueued, 1);
+  deps_.committer->addCount(item.key.execution_id, model::ItemState::kInFlight, -1);
+  deps_.committer->addCount(item.key.execution_id, model::ItemState::kQueued, 1);
   notifyWhenDurable(item.host_id, now);
 }
 

@@ -36,8 +36,31 @@ void Committer::onAsync(uv_async_t* handle) {
   static_cast<Committer*>(handle->data)->finishWrite();
 }
 
+void Committer::addCount(const model::Id& execution, model::ItemState state, int64_t delta) {
+  open_->count_deltas[countKey(execution, state)] += delta;
+  open_->total_deltas[static_cast<int>(state)] += delta;
+}
+
+void Committer::applyCounts() {
+  rocksdb::ColumnFamilyHandle* counts = store_->family(kCountsFamily);
+  for (const auto& [key, delta] : open_->count_deltas) {
+    if (delta != 0) open_->batch.Merge(counts, key, encodeCountDelta(delta)).PermitUncheckedError();
+  }
+  for (int state = 0; state < model::kItemStateCount; ++state) {
+    int64_t delta = open_->total_deltas[state];
+    if (delta == 0) continue;
+    open_->batch
+        .Merge(counts, countKey(kAllExecutions, static_cast<model::ItemState>(state)),
+               encodeCountDelta(delta))
+        .PermitUncheckedError();
+  }
+  open_->count_deltas.clear();
+  open_->total_deltas = {};
+}
+
 void Committer::flush() {
   if (busy_ || stopping_) return;
+  applyCounts();
   if (open_->batch.Count() == 0 && open_->callbacks.empty()) return;
   busy_ = true;
   {
@@ -50,7 +73,8 @@ void Committer::flush() {
 }
 
 bool Committer::idle() const {
-  return !busy_ && open_->batch.Count() == 0 && open_->callbacks.empty();
+  return !busy_ && open_->batch.Count() == 0 && open_->callbacks.empty() &&
+         open_->count_deltas.empty();
 }
 
 void Committer::writerMain() {

@@ -16,7 +16,9 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include <rocksdb/write_batch.h>
@@ -39,6 +41,10 @@ class Committer {
 
   // The batch of the current loop turn.
   rocksdb::WriteBatch* batch() { return &open_->batch; }
+  // Adds `delta` to the item count of `execution` in `state` (and to the totals) in the open
+  // batch. Deltas of one batch are summed first, so a batch writes one merge per execution and
+  // state instead of two per item transition.
+  void addCount(const model::Id& execution, model::ItemState state, int64_t delta);
   // Runs `callback` after everything added so far is durable (or failed).
   void onDurable(Callback callback) { open_->callbacks.push_back(std::move(callback)); }
   // Hands the open batch to the writer thread unless a write is under way.
@@ -52,8 +58,13 @@ class Committer {
   struct Pending {
     rocksdb::WriteBatch batch;
     std::vector<Callback> callbacks;
+    std::unordered_map<std::string, int64_t> count_deltas;  // Key: countKey().
+    StateCounts total_deltas{};
     Status status;
   };
+
+  // Writes the summed count deltas of the open batch into it as merges.
+  void applyCounts();
 
   static void onAsync(uv_async_t* handle);
   static void onCheck(uv_check_t* handle);

@@ -83,5 +83,38 @@ TEST_F(CommitterTest, ShutdownWritesWhatIsOpen) {
       store_->db()->Get(rocksdb::ReadOptions(), store_->family(kTasksFamily), "late", &value).ok());
 }
 
+TEST_F(CommitterTest, CountDeltasSumPerBatch) {
+  committer_ = std::make_unique<Committer>(store_.get(), &loop_, nullptr);
+  model::Id first{};
+  first[0] = 1;
+  model::Id second{};
+  second[0] = 2;
+  for (int i = 0; i < 10; ++i) {
+    committer_->addCount(first, model::ItemState::kQueued, -1);
+    committer_->addCount(first, model::ItemState::kInFlight, 1);
+  }
+  committer_->addCount(second, model::ItemState::kSucceeded, 3);
+  committer_->addCount(second, model::ItemState::kFailed, 1);
+  committer_->addCount(second, model::ItemState::kFailed, -1);
+  bool done = false;
+  committer_->onDurable([&done](const Status&) { done = true; });
+  runUntil(done);
+
+  StateCounts first_counts = store_->getCounts(first);
+  EXPECT_EQ(first_counts[static_cast<int>(model::ItemState::kQueued)], -10);
+  EXPECT_EQ(first_counts[static_cast<int>(model::ItemState::kInFlight)], 10);
+  StateCounts second_counts = store_->getCounts(second);
+  EXPECT_EQ(second_counts[static_cast<int>(model::ItemState::kSucceeded)], 3);
+  EXPECT_EQ(second_counts[static_cast<int>(model::ItemState::kFailed)], 0);
+  StateCounts totals = store_->getCounts(kAllExecutions);
+  EXPECT_EQ(totals[static_cast<int>(model::ItemState::kInFlight)], 10);
+  EXPECT_EQ(totals[static_cast<int>(model::ItemState::kSucceeded)], 3);
+
+  // A batch that holds only count deltas is still written at shutdown.
+  committer_->addCount(second, model::ItemState::kSucceeded, 2);
+  committer_->shutdown();
+  EXPECT_EQ(store_->getCounts(second)[static_cast<int>(model::ItemState::kSucceeded)], 5);
+}
+
 }  // namespace
 }  // namespace titand::store
