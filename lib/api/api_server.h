@@ -20,6 +20,7 @@
 
 #include <uv.h>
 
+#include "common/net.h"
 #include "common/status.h"
 #include "config/config.h"
 #include "store/store.h"
@@ -40,9 +41,6 @@ struct ExportCounters {
   uint64_t open = 0;
   uint64_t records_sent = 0;
 };
-
-// Returns true for "localhost", an IPv4 literal in 127.0.0.0/8 and the IPv6 literal "::1".
-bool isLoopbackHost(std::string_view host);
 
 class ApiServer {
  public:

@@ -16,6 +16,7 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
+#include "common/net.h"
 #include "model/model.h"
 
 namespace titand {
@@ -436,10 +437,16 @@ Status readHosts(const TableReader& hosts, Config* config) {
   return Status::ok();
 }
 
-Status checkListenAddressesDiffer(const Config& config, const std::string& source) {
+Status checkListenAddresses(const Config& config, const std::string& source) {
   Result<ListenAddress> api = parseListenAddress(config.api.listen);
   Result<ListenAddress> metrics = parseListenAddress(config.metrics.listen);
   if (!api.isOk() || !metrics.isOk()) return Status::ok();  // readListen reported them.
+  if (!isLoopbackHost(api->host)) {
+    return invalid(fmt::format(
+        "invalid config: api.listen = {:?} in {}: the API has no authentication yet, so it "
+        "must listen on a loopback address (127.0.0.0/8, ::1 or localhost)",
+        config.api.listen, source));
+  }
   if (api->port != 0 && api->port == metrics->port && api->host == metrics->host) {
     return invalid(
         fmt::format("invalid config: metrics.listen = {:?} in {}: must differ from api.listen",
@@ -476,7 +483,7 @@ Status readRoot(const TableReader& root, Config* config) {
   if (hosts.value() != nullptr) {
     TITAND_RETURN_IF_ERROR(readHosts(TableReader(*hosts.value(), "hosts", root.source()), config));
   }
-  return checkListenAddressesDiffer(*config, root.source());
+  return checkListenAddresses(*config, root.source());
 }
 
 Result<std::string> readConfigFile(const std::string& path) {

@@ -130,7 +130,8 @@ void CurlEngine::configure(Transfer* transfer) {
   curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
                    std::min(request.connect_timeout_ms, request.timeout_ms));
   curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_2TLS));
-  curl_easy_setopt(easy, CURLOPT_PIPEWAIT, 1L);
+  // No CURLOPT_PIPEWAIT: with it, every request to a host waits on the host's first
+  // connection to learn whether it multiplexes, so one hanging response stalled the host.
   curl_easy_setopt(easy, CURLOPT_USERAGENT, options_.user_agent.c_str());
   curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");
   curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);

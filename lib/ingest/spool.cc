@@ -1,11 +1,13 @@
 #include "ingest/spool.h"
 
 #include <malloc.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 
 #include "ingest/file_ingest.h"
+#include "store/store.h"
 
 namespace titand::ingest {
 namespace {
@@ -13,6 +15,9 @@ namespace {
 namespace fs = std::filesystem;
 
 // Returns true for names a writer finished and renamed into incoming/.
+// Time a file in incoming/ must go unmodified before it is ingested.
+constexpr std::chrono::milliseconds kSettleTime{1000};
+
 bool isCandidate(const fs::path& path) {
   std::string name = path.filename().string();
   if (name.empty() || name.front() == '.') return false;
@@ -29,7 +34,10 @@ Spool::Spool(const Deps& deps)
       failed_(fs::path(deps.config->spool.dir) / "failed"),
       log_(componentLogger("ingest")) {}
 
-Spool::~Spool() { stop(); }
+Spool::~Spool() {
+  stop();
+  if (lock_fd_ >= 0) ::close(lock_fd_);
+}
 
 Status Spool::start() {
   for (const fs::path& dir : {incoming_, done_, failed_}) {
@@ -40,6 +48,11 @@ Status Spool::start() {
                          error.message());
     }
   }
+  // Its own lock file, because [spool] dir may be the state directory itself.
+  auto lock = store::lockDirectory(incoming_.parent_path().string(), "titand-spool.lock",
+                                   "spool directory", "[spool] dir");
+  if (!lock.isOk()) return lock.status();
+  lock_fd_ = lock.value();
   async_ = new uv_async_t;
   uv_async_init(deps_.loop, async_, &Spool::onAsync);
   async_->data = this;
@@ -89,30 +102,45 @@ void Spool::wake() {
 void Spool::threadMain() {
   auto interval = std::chrono::milliseconds(deps_.config->spool.rescan_interval_ms);
   while (true) {
-    scanIncoming();
+    std::optional<std::chrono::milliseconds> settling = scanIncoming();
+    auto wait = settling ? std::min(interval, *settling) : interval;
     std::unique_lock lock(mutex_);
-    wake_cv_.wait_for(lock, interval, [this] { return wake_flag_ || stopping_; });
+    wake_cv_.wait_for(lock, wait, [this] { return wake_flag_ || stopping_; });
     if (stopping_) return;
     wake_flag_ = false;
   }
 }
 
-void Spool::scanIncoming() {
+std::optional<std::chrono::milliseconds> Spool::scanIncoming() {
   std::vector<fs::path> files;
+  std::optional<std::chrono::milliseconds> settling;
   std::error_code error;
+  auto now = fs::file_time_type::clock::now();
   for (fs::directory_iterator it(incoming_, error), end; !error && it != end; it.increment(error)) {
-    if (it->is_regular_file(error) && isCandidate(it->path())) files.push_back(it->path());
+    if (!it->is_regular_file(error) || !isCandidate(it->path())) continue;
+    // A file written in place rather than renamed in may still be growing. Take it only once
+    // it has not been modified for kSettleTime, so that no line written later is lost.
+    std::error_code time_error;
+    auto modified = fs::last_write_time(it->path(), time_error);
+    auto age = std::chrono::duration_cast<std::chrono::milliseconds>(now - modified);
+    if (!time_error && age < kSettleTime) {
+      auto left = kSettleTime - age;
+      settling = settling ? std::min(*settling, left) : left;
+      continue;
+    }
+    files.push_back(it->path());
   }
   if (error) {
     log_->error("cannot list {}: {}", incoming_.string(), error.message());
     deps_.metrics->errors_total.inc();
-    return;
+    return settling;
   }
   std::sort(files.begin(), files.end());
   for (const fs::path& file : files) {
-    if (stop_requested_) return;
+    if (stop_requested_) return settling;
     processFile(file);
   }
+  return settling;
 }
 
 void Spool::processFile(const fs::path& path) {

@@ -21,10 +21,12 @@
 #include <uv.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <filesystem>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -68,7 +70,9 @@ class Spool {
   static void onFsEvent(uv_fs_event_t* handle, const char* filename, int events, int status);
   static void onAsync(uv_async_t* handle);
   void threadMain();
-  void scanIncoming();
+  // Ingests every settled candidate file. Returns how long until the next file that was
+  // modified too recently to take has settled, if there is one.
+  std::optional<std::chrono::milliseconds> scanIncoming();
   void processFile(const std::filesystem::path& path);
   void postQueued(std::vector<Queued> queued);
   void wake();
@@ -79,6 +83,7 @@ class Spool {
   uv_fs_event_t* fs_event_ = nullptr;
   uv_async_t* async_ = nullptr;
   std::thread thread_;
+  int lock_fd_ = -1;  // flock on <spool dir>/titand.lock while started.
   std::mutex mutex_;
   std::condition_variable wake_cv_;
   bool wake_flag_ = false;

@@ -237,9 +237,54 @@ Result<WorkItem> WorkItem::decode(std::string_view bytes) {
   return item;
 }
 
+namespace {
+
+// Returns the length of the well-formed UTF-8 sequence that starts at `text[i]`, or 0 when the
+// bytes there are not one (stray continuation byte, truncated, overlong, surrogate, > U+10FFFF).
+size_t utf8SequenceLength(std::string_view text, size_t i) {
+  auto byte = [&](size_t k) { return static_cast<unsigned char>(text[k]); };
+  unsigned char lead = byte(i);
+  size_t length;
+  unsigned char min_second = 0x80, max_second = 0xBF;
+  if (lead >= 0xC2 && lead <= 0xDF) {
+    length = 2;
+  } else if (lead >= 0xE0 && lead <= 0xEF) {
+    length = 3;
+    if (lead == 0xE0) min_second = 0xA0;  // Overlong.
+    if (lead == 0xED) max_second = 0x9F;  // UTF-16 surrogates.
+  } else if (lead >= 0xF0 && lead <= 0xF4) {
+    length = 4;
+    if (lead == 0xF0) min_second = 0x90;  // Overlong.
+    if (lead == 0xF4) max_second = 0x8F;  // Above U+10FFFF.
+  } else {
+    return 0;
+  }
+  if (i + length > text.size()) return 0;
+  if (byte(i + 1) < min_second || byte(i + 1) > max_second) return 0;
+  for (size_t k = 2; k < length; ++k) {
+    if (byte(i + k) < 0x80 || byte(i + k) > 0xBF) return 0;
+  }
+  return length;
+}
+
+}  // namespace
+
 void appendJsonString(std::string* out, std::string_view text) {
   out->push_back('"');
-  for (char c : text) {
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (static_cast<unsigned char>(c) >= 0x80) {
+      // JSON text must be UTF-8, and file names or upstream headers need not be: each byte
+      // that does not start a well-formed sequence becomes U+FFFD.
+      size_t length = utf8SequenceLength(text, i);
+      if (length == 0) {
+        out->append("\ufffd");
+      } else {
+        out->append(text.substr(i, length));
+        i += length - 1;
+      }
+      continue;
+    }
     switch (c) {
       case '"':
         out->append("\\\"");

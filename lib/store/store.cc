@@ -49,9 +49,11 @@ Status fromRocks(const rocksdb::Status& status, std::string_view what) {
   return errorStatus(code, "{}: {}", what, status.ToString());
 }
 
-// Takes an exclusive lock on DIR/titand.lock and writes our pid into it.
-Result<int> lockDirectory(const std::string& dir) {
-  std::string path = dir + "/titand.lock";
+}  // namespace
+
+Result<int> lockDirectory(const std::string& dir, std::string_view file_name, std::string_view what,
+                          std::string_view setting) {
+  std::string path = dir + "/" + std::string(file_name);
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) {
     return errorStatus(ErrorCode::kIo, "cannot open lock file {}: {}", path, std::strerror(errno));
@@ -63,9 +65,9 @@ Result<int> lockDirectory(const std::string& dir) {
     std::string pid = got > 0 ? std::string(holder, static_cast<size_t>(got)) : "unknown";
     while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) pid.pop_back();
     return errorStatus(ErrorCode::kUnavailable,
-                       "state directory {} is in use by another titand (pid {}); stop it or "
-                       "set a different state_dir",
-                       dir, pid);
+                       "{} {} is in use by another titand (pid {}); stop it or set a different "
+                       "{}",
+                       what, dir, pid, setting);
   }
   std::string pid = std::to_string(::getpid()) + "\n";
   if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) < 0) {
@@ -74,8 +76,6 @@ Result<int> lockDirectory(const std::string& dir) {
   return fd;
 }
 
-}  // namespace
-
 Result<std::unique_ptr<Store>> Store::open(const Options& options) {
   std::error_code error;
   std::filesystem::create_directories(options.dir, error);
@@ -83,7 +83,7 @@ Result<std::unique_ptr<Store>> Store::open(const Options& options) {
     return errorStatus(ErrorCode::kIo, "cannot create state directory {}: {}", options.dir,
                        error.message());
   }
-  auto lock = lockDirectory(options.dir);
+  auto lock = lockDirectory(options.dir, "titand.lock", "state directory", "state_dir");
   if (!lock.isOk()) return lock.status();
 
   std::unique_ptr<Store> store(new Store());

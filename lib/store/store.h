@@ -12,6 +12,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -24,6 +25,12 @@
 #include "store/schema.h"
 
 namespace titand::store {
+
+// Takes an exclusive flock on `dir`/`file_name` and writes the pid into it; returns the file
+// descriptor, which holds the lock until it is closed. When another process holds it, the
+// error names `what` (such as "state directory"), the holder's pid and the `setting` to change.
+Result<int> lockDirectory(const std::string& dir, std::string_view file_name, std::string_view what,
+                          std::string_view setting);
 
 using StateCounts = std::array<int64_t, model::kItemStateCount>;
 

@@ -262,6 +262,20 @@ TEST(ConfigTest, UnknownKeyRejected) {
       << message;
 }
 
+TEST(ConfigTest, NonLoopbackApiListenRejected) {
+  for (const char* listen : {"0.0.0.0:8420", "10.0.0.1:8420", "[::]:8420"}) {
+    SCOPED_TRACE(listen);
+    Result<Config> config = parseConfig(fmt::format("[api]\nlisten = \"{}\"\n", listen), kSource);
+    ASSERT_FALSE(config.isOk());
+    const std::string& message = config.status().message();
+    EXPECT_NE(message.find("api.listen"), std::string::npos) << message;
+    EXPECT_NE(message.find(listen), std::string::npos) << message;
+    EXPECT_NE(message.find("loopback"), std::string::npos) << message;
+  }
+  EXPECT_TRUE(parseConfig("[api]\nlisten = \"[::1]:8420\"\n", kSource).isOk());
+  EXPECT_TRUE(parseConfig("[api]\nlisten = \"localhost:8420\"\n", kSource).isOk());
+}
+
 TEST(ConfigTest, UnknownTopLevelKeyRejected) {
   Result<Config> config = parseConfig("statedir = \"/srv\"\n", kSource);
   ASSERT_FALSE(config.isOk());

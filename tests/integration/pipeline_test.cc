@@ -212,6 +212,28 @@ TEST_F(PipelineTest, BlackHoleHostDoesNotStallOthers) {
   ::close(hole);
 }
 
+TEST_F(PipelineTest, HangingUrlDoesNotBlockItsHost) {
+  // The first request to a new host hangs. The others to the same host must go out on their
+  // own connections rather than wait behind it.
+  auto target = startTarget();
+  ASSERT_TRUE(target);
+  DaemonHarness daemon(kFastRetries);
+  daemon.start();
+  std::string base = target->baseUrl();
+  std::string hang =
+      taskLine("hang", {base + "/hang"}, "", R"({"timeout_seconds":20,"max_retries":0})");
+  std::string quick =
+      taskLine("quick", {base + "/status/200?a", base + "/status/200?b", base + "/status/200?c"},
+               "", R"({"timeout_seconds":20,"max_retries":0})");
+  auto executions = submit(daemon, "hang.ndjson", hang + quick);
+  ASSERT_EQ(executions.size(), 2u);
+
+  std::string done = daemon.waitForExecution(executions[1], milliseconds(15000));
+  EXPECT_EQ(jsonField(done, "data.status"), "completed") << "requests queued behind /hang";
+  auto hang_status = httpGet(daemon.apiUrl() + "/api/v1/executions/" + executions[0]);
+  EXPECT_EQ(jsonField(hang_status.body, "data.status"), "running");
+}
+
 TEST_F(PipelineTest, OversizeBodyFailsItem) {
   auto target = startTarget();
   ASSERT_TRUE(target);
@@ -295,6 +317,44 @@ TEST_F(PipelineTest, SecondInstanceRefusesStateDir) {
   int status = ::pclose(pipe);
   EXPECT_NE(status, 0);
   EXPECT_NE(output.find("in use by another titand"), std::string::npos) << output;
+}
+
+TEST_F(PipelineTest, SecondInstanceRefusesSharedSpool) {
+  DaemonHarness first(kFastRetries);
+  first.start();
+  // Its own state directory, but the first instance's spool.
+  DaemonHarness second(kFastRetries, first.spoolDir());
+  std::string command =
+      fmt::format("{} --config {} 2>&1", TITAND_BINARY, second.configPath().string());
+  FILE* pipe = ::popen(command.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string output;
+  char buffer[512];
+  while (size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, n);
+  int status = ::pclose(pipe);
+  EXPECT_NE(status, 0);
+  EXPECT_NE(output.find("spool directory"), std::string::npos) << output;
+  EXPECT_NE(output.find("in use by another titand"), std::string::npos) << output;
+}
+
+TEST_F(PipelineTest, FileWrittenInPlaceKeepsEveryLine) {
+  // A writer that ignores the rename rule and appends to incoming/ directly, slowly.
+  auto target = startTarget();
+  ASSERT_TRUE(target);
+  DaemonHarness daemon(kFastRetries);
+  daemon.start();
+  auto path = daemon.spoolDir() / "incoming" / "slow.ndjson";
+  {
+    std::ofstream out(path);
+    for (int i = 0; i < 4; ++i) {
+      out << taskLine(fmt::format("slow{}", i), {target->baseUrl() + "/ok"}) << std::flush;
+      std::this_thread::sleep_for(milliseconds(300));
+    }
+  }
+  ASSERT_TRUE(daemon.waitForPath(daemon.spoolDir() / "done" / "slow.ndjson.receipt.json",
+                                 milliseconds(30000)))
+      << daemon.readLog();
+  EXPECT_EQ(daemon.receiptExecutions("slow.ndjson").size(), 4u);
 }
 
 TEST_F(PipelineTest, SigtermFinishesInFlightAndExitsZero) {

@@ -1,6 +1,9 @@
 // The data model: ids, item encoding, origins.
 #include "model/model.h"
 
+#include <string>
+#include <vector>
+
 #include <gtest/gtest.h>
 
 namespace titand::model {
@@ -78,6 +81,32 @@ TEST(ModelTest, ExecutionJsonRoundTrip) {
   auto parsed = Execution::fromJson(execution.toJson());
   ASSERT_TRUE(parsed.isOk()) << parsed.status().toString();
   EXPECT_EQ(parsed.value().toJson(), execution.toJson());
+}
+
+TEST(ModelTest, JsonStringKeepsValidUtf8) {
+  std::string out;
+  appendJsonString(&out, "caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80 \"q\"\n");
+  EXPECT_EQ(out, "\"caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80 \\\"q\\\"\\n\"");
+}
+
+TEST(ModelTest, JsonStringReplacesInvalidUtf8) {
+  struct Case {
+    std::string input;
+    std::string expected;
+  };
+  std::vector<Case> cases = {
+      {"bad\xFFname", "\"bad\ufffdname\""},
+      {"\xC3", "\"\ufffd\""},                                // Truncated sequence.
+      {"\xC0\xAF", "\"\ufffd\ufffd\""},                      // Overlong '/'.
+      {"\xED\xA0\x80", "\"\ufffd\ufffd\ufffd\""},            // Surrogate.
+      {"\xF4\x90\x80\x80", "\"\ufffd\ufffd\ufffd\ufffd\""},  // Above U+10FFFF.
+      {"\x80ok", "\"\ufffdok\""},                            // Stray continuation byte.
+  };
+  for (const Case& test : cases) {
+    std::string out;
+    appendJsonString(&out, test.input);
+    EXPECT_EQ(out, test.expected) << test.input;
+  }
 }
 
 }  // namespace

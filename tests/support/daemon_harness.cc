@@ -58,8 +58,10 @@ uint16_t pickFreePort() {
   return ntohs(address.sin_port);
 }
 
-DaemonHarness::DaemonHarness(std::string extra_toml)
-    : api_port_(pickFreePort()), metrics_port_(pickFreePort()) {
+DaemonHarness::DaemonHarness(std::string extra_toml, std::filesystem::path spool_dir)
+    : spool_dir_(spool_dir.empty() ? dir_.path() / "spool" : std::move(spool_dir)),
+      api_port_(pickFreePort()),
+      metrics_port_(pickFreePort()) {
   std::ofstream config(configPath());
   config << fmt::format(
       "state_dir = \"{}\"\n"

@@ -27,8 +27,9 @@ uint16_t pickFreePort();
 
 class DaemonHarness {
  public:
-  // `extra_toml` is appended to the generated config (sections such as [engine]).
-  explicit DaemonHarness(std::string extra_toml = "");
+  // `extra_toml` is appended to the generated config (sections such as [engine]). The spool
+  // lives in the temporary directory unless `spool_dir` names another one.
+  explicit DaemonHarness(std::string extra_toml = "", std::filesystem::path spool_dir = {});
   ~DaemonHarness();
 
   // Sets an environment variable for titand processes started after this call.
@@ -54,7 +55,7 @@ class DaemonHarness {
 
   std::string apiUrl() const;
   std::string metricsUrl() const;
-  std::filesystem::path spoolDir() const { return dir_.path() / "spool"; }
+  std::filesystem::path spoolDir() const { return spool_dir_; }
   std::filesystem::path stateDir() const { return dir_.path() / "state"; }
   std::filesystem::path configPath() const { return dir_.path() / "titand.toml"; }
   std::filesystem::path logPath() const { return dir_.path() / "titand.log"; }
@@ -62,6 +63,7 @@ class DaemonHarness {
 
  private:
   TempDir dir_;
+  std::filesystem::path spool_dir_;
   uint16_t api_port_;
   uint16_t metrics_port_;
   pid_t pid_ = -1;
