@@ -71,6 +71,22 @@ Status writeFileDurably(const fs::path& target, const std::string& text) {
   return syncDirectory(target.parent_path());
 }
 
+// Returns `target` with `suffix` appended, shortened when the name would not fit in NAME_MAX
+// with the ".tmp" of the atomic write: then the name is cut and ends in a hash of the whole.
+fs::path reportPath(const fs::path& target, std::string_view suffix) {
+  constexpr size_t kNameMax = 255;
+  constexpr size_t kTempSuffix = 4;  // ".tmp"
+  std::string name = target.filename().string();
+  if (name.size() + suffix.size() + kTempSuffix <= kNameMax) {
+    return target.parent_path() / (name + std::string(suffix));
+  }
+  uint64_t hash = 14695981039346656037ull;  // FNV-1a.
+  for (unsigned char c : name) hash = (hash ^ c) * 1099511628211ull;
+  std::string tail = fmt::format("~{:016x}", hash);
+  name.resize(kNameMax - suffix.size() - kTempSuffix - tail.size());
+  return target.parent_path() / (name + tail + std::string(suffix));
+}
+
 // Returns `dir/name`, or `dir/name.N` when that name is taken.
 fs::path freeName(const fs::path& dir, const std::string& name) {
   fs::path candidate = dir / name;
@@ -137,7 +153,7 @@ Result<FileResult> reject(const fs::path& path, const fs::path& failed_dir,
   }
   report += "\n]}\n";
   fs::path target = freeName(failed_dir, path.filename().string());
-  TITAND_RETURN_IF_ERROR(writeFileDurably(target.string() + ".errors.json", report));
+  TITAND_RETURN_IF_ERROR(writeFileDurably(reportPath(target, ".errors.json"), report));
   TITAND_RETURN_IF_ERROR(moveInto(path, target));
   FileResult result;
   result.outcome = FileOutcome::kRejected;
@@ -285,7 +301,7 @@ Status commitFile(const fs::path& path, const std::string& sha, uint64_t from_li
 // Streams done/<name>.receipt.json: each task line with its task id and execution id.
 Status writeReceipt(const fs::path& path, const fs::path& target, const std::string& sha,
                     bool duplicate, const FileIngestDeps& deps) {
-  fs::path receipt = target.string() + ".receipt.json";
+  fs::path receipt = reportPath(target, ".receipt.json");
   fs::path temp = receipt.string() + ".tmp";
   FILE* out = std::fopen(temp.c_str(), "we");
   if (out == nullptr) {

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 
 #include "ingest/file_ingest.h"
@@ -14,13 +15,15 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Returns true for names a writer finished and renamed into incoming/.
 // Time a file in incoming/ must go unmodified before it is ingested.
 constexpr std::chrono::milliseconds kSettleTime{1000};
 
+// Returns true for names a writer finished and renamed into incoming/. The extension may be in
+// any case, since some tools upper-case names.
 bool isCandidate(const fs::path& path) {
   std::string name = path.filename().string();
   if (name.empty() || name.front() == '.') return false;
+  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   if (name.ends_with(".tmp")) return false;
   return name.ends_with(".ndjson") || name.ends_with(".jsonl");
 }

@@ -583,6 +583,8 @@ ParseResult TaskReader::finish() {
 std::string invalidJsonReason(error_code error, std::optional<size_t> byte) {
   std::string near = byte ? fmt::format(" near byte {}", *byte + 1) : "";
   std::string_view message = simdjson::error_message(error);
+  // simdjson's messages end in a full stop, and the reason goes on after them.
+  while (message.ends_with('.')) message.remove_suffix(1);
   switch (error) {
     case simdjson::UTF8_ERROR:
       return fmt::format("invalid UTF-8: {}; save the file as UTF-8", message);

@@ -357,6 +357,27 @@ TEST_F(PipelineTest, FileWrittenInPlaceKeepsEveryLine) {
   EXPECT_EQ(daemon.receiptExecutions("slow.ndjson").size(), 4u);
 }
 
+TEST_F(PipelineTest, LongFileNameGetsShortenedReceipt) {
+  auto target = startTarget();
+  ASSERT_TRUE(target);
+  DaemonHarness daemon(kFastRetries);
+  daemon.start();
+  // 247 bytes: the file fits NAME_MAX but "<name>.receipt.json.tmp" would not.
+  std::string name = std::string(240, 'L') + ".ndjson";
+  daemon.dropFile(name, taskLine("long", {target->baseUrl() + "/ok"}));
+  ASSERT_TRUE(daemon.waitForPath(daemon.spoolDir() / "done" / name, milliseconds(30000)))
+      << daemon.readLog();
+  std::vector<std::string> receipts;
+  for (const auto& entry : std::filesystem::directory_iterator(daemon.spoolDir() / "done")) {
+    std::string file = entry.path().filename().string();
+    if (file.ends_with(".receipt.json")) receipts.push_back(file);
+  }
+  ASSERT_EQ(receipts.size(), 1u);
+  EXPECT_LE(receipts[0].size(), 251u);
+  EXPECT_NE(receipts[0].find('~'), std::string::npos) << receipts[0];
+  EXPECT_FALSE(std::filesystem::exists(daemon.spoolDir() / "incoming" / name));
+}
+
 TEST_F(PipelineTest, SigtermFinishesInFlightAndExitsZero) {
   auto target = startTarget();
   ASSERT_TRUE(target);
