@@ -237,7 +237,7 @@ class ChunkBuilder {
   }
 
   // Returns true when the batch should be committed before another line is added: after
-  // `max_lines` lines, or once it holds kMaxChunkBytes, since one line may carry many URLs.
+  // `max_lines` lines, or once it contains kMaxChunkBytes, since one line may carry many URLs.
   bool full(uint64_t max_lines) const {
     return chunk_lines_ >= max_lines || batch_.GetDataSize() >= kMaxChunkBytes;
   }

@@ -160,7 +160,7 @@ void Spool::processFile(const fs::path& path) {
   auto started = std::chrono::steady_clock::now();
   log_->info("file {}: ingest started", path.filename().string());
   auto result = ingestFile(path, done_, failed_, deps);
-  // A large file leaves tens of MiB of freed parse and batch buffers in glibc's arenas; give
+  // A large file leaves tens of MiB of freed parse and batch buffers in glibc's arenas. Give
   // them back to the system instead of keeping them until the next big file.
   ::malloc_trim(0);
   double seconds =

@@ -27,7 +27,7 @@
 namespace titand::store {
 
 // Takes an exclusive flock on `dir`/`file_name` and writes the pid into it; returns the file
-// descriptor, which holds the lock until it is closed. When another process holds it, the
+// descriptor, which holds the lock until it is closed. When another process has the lock, the
 // error names `what` (such as "state directory"), the holder's pid and the `setting` to change.
 Result<int> lockDirectory(const std::string& dir, std::string_view file_name, std::string_view what,
                           std::string_view setting);
