@@ -22,6 +22,18 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
+// Runs titand in the foreground with `config_path` until it exits; returns the wait status
+// and everything it wrote to stdout and stderr.
+std::pair<int, std::string> runTitand(const std::string& config_path) {
+  std::string command = fmt::format("{} --config {} 2>&1", TITAND_BINARY, config_path);
+  std::string output;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) return {-1, "popen failed"};
+  char buffer[512];
+  while (size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, n);
+  return {::pclose(pipe), output};
+}
+
 const char* kFastRetries = R"(
 [engine]
 backoff_base_ms = 50
@@ -307,14 +319,7 @@ TEST_F(PipelineTest, RedroppedFileCreatesNoDuplicates) {
 TEST_F(PipelineTest, SecondInstanceRefusesStateDir) {
   DaemonHarness daemon(kFastRetries);
   daemon.start();
-  std::string command =
-      fmt::format("{} --config {} 2>&1", TITAND_BINARY, daemon.configPath().string());
-  FILE* pipe = ::popen(command.c_str(), "r");
-  ASSERT_NE(pipe, nullptr);
-  std::string output;
-  char buffer[512];
-  while (size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, n);
-  int status = ::pclose(pipe);
+  auto [status, output] = runTitand(daemon.configPath().string());
   EXPECT_NE(status, 0);
   EXPECT_NE(output.find("in use by another titand"), std::string::npos) << output;
 }
@@ -324,14 +329,7 @@ TEST_F(PipelineTest, SecondInstanceRefusesSharedSpool) {
   first.start();
   // Its own state directory, but the first instance's spool.
   DaemonHarness second(kFastRetries, first.spoolDir());
-  std::string command =
-      fmt::format("{} --config {} 2>&1", TITAND_BINARY, second.configPath().string());
-  FILE* pipe = ::popen(command.c_str(), "r");
-  ASSERT_NE(pipe, nullptr);
-  std::string output;
-  char buffer[512];
-  while (size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, n);
-  int status = ::pclose(pipe);
+  auto [status, output] = runTitand(second.configPath().string());
   EXPECT_NE(status, 0);
   EXPECT_NE(output.find("spool directory"), std::string::npos) << output;
   EXPECT_NE(output.find("in use by another titand"), std::string::npos) << output;
@@ -400,13 +398,7 @@ TEST_F(PipelineTest, BadConfigValueRejected) {
   TempDir dir;
   std::string path = dir.str() + "/bad.toml";
   std::ofstream(path) << "[engine]\nmax_in_flight = 0\n";
-  std::string command = fmt::format("{} --config {} 2>&1", TITAND_BINARY, path);
-  FILE* pipe = ::popen(command.c_str(), "r");
-  ASSERT_NE(pipe, nullptr);
-  std::string output;
-  char buffer[512];
-  while (size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, n);
-  int status = ::pclose(pipe);
+  auto [status, output] = runTitand(path);
   EXPECT_EQ(WEXITSTATUS(status), 2);
   EXPECT_NE(output.find("engine.max_in_flight"), std::string::npos) << output;
 }
