@@ -107,9 +107,14 @@ Status moveInto(const fs::path& file, const fs::path& target) {
   return syncDirectory(file.parent_path());
 }
 
+// A file's progress in the files family: "committing" while chunks go in, "done" once every
+// line is committed, "receipted" once its first receipt is written and the file moved.
 struct FileRecord {
   bool done = false;
+  bool receipted = false;
   uint64_t next_line = 0;
+  uint64_t tasks = 0;
+  uint64_t items = 0;
 };
 
 FileRecord parseFileRecord(const std::string& json) {
@@ -118,20 +123,25 @@ FileRecord parseFileRecord(const std::string& json) {
   simdjson::dom::element root;
   if (parser.parse(json).get(root) != simdjson::SUCCESS) return record;
   std::string_view state;
-  if (root["state"].get(state) == simdjson::SUCCESS) record.done = state == "done";
-  uint64_t next = 0;
-  if (root["next_line"].get(next) == simdjson::SUCCESS) record.next_line = next;
+  if (root["state"].get(state) == simdjson::SUCCESS) {
+    record.receipted = state == "receipted";
+    record.done = state == "done" || record.receipted;
+  }
+  uint64_t number = 0;
+  if (root["next_line"].get(number) == simdjson::SUCCESS) record.next_line = number;
+  if (root["tasks"].get(number) == simdjson::SUCCESS) record.tasks = number;
+  if (root["items"].get(number) == simdjson::SUCCESS) record.items = number;
   return record;
 }
 
-std::string fileRecordJson(const std::string& name, bool done, uint64_t next_line, uint64_t tasks,
-                           uint64_t items, Micros now) {
+std::string fileRecordJson(const std::string& name, std::string_view state, uint64_t next_line,
+                           uint64_t tasks, uint64_t items, Micros now) {
   std::string out = "{\"file\":";
   model::appendJsonString(&out, name);
   out += fmt::format(
       ",\"state\":\"{}\",\"next_line\":{},\"tasks\":{},\"items\":{},"
       "\"updated_at\":\"{}\"}}",
-      done ? "done" : "committing", next_line, tasks, items, formatTimestamp(now));
+      state, next_line, tasks, items, formatTimestamp(now));
   return out;
 }
 
@@ -224,7 +234,8 @@ class ChunkBuilder {
   Status commit(bool done, uint64_t next_line, Micros now) {
     batch_
         .Put(deps_.store->family(store::kFilesFamily), sha_,
-             fileRecordJson(file_name_, done, next_line, tasks_, items_, now))
+             fileRecordJson(file_name_, done ? "done" : "committing", next_line, tasks_, items_,
+                            now))
         .PermitUncheckedError();
     TITAND_RETURN_IF_ERROR(deps_.store->write(&batch_));
     batch_.Clear();
@@ -359,16 +370,31 @@ Result<FileResult> ingestFile(const fs::path& path, const fs::path& done_dir,
   FileRecord existing = record.value() ? parseFileRecord(*record.value()) : FileRecord{};
   FileResult result;
   result.sha256_hex = sha;
-  if (existing.done) {
+  if (existing.receipted) {
     result.outcome = FileOutcome::kDuplicate;
+  } else if (existing.done) {
+    // Committed before, but the receipt or the move failed (a crash, a read-only done/):
+    // this is still the first delivery of the content, not a duplicate.
+    result.outcome = FileOutcome::kCommitted;
+    result.tasks = existing.tasks;
+    result.items = existing.items;
   } else {
     TITAND_RETURN_IF_ERROR(commitFile(path, sha, existing.next_line, deps, &result));
     if (result.outcome == FileOutcome::kInterrupted) return result;
   }
   fs::path target = freeName(done_dir, path.filename().string());
-  TITAND_RETURN_IF_ERROR(
-      writeReceipt(path, target, sha, result.outcome == FileOutcome::kDuplicate, deps));
+  bool duplicate = result.outcome == FileOutcome::kDuplicate;
+  TITAND_RETURN_IF_ERROR(writeReceipt(path, target, sha, duplicate, deps));
   TITAND_RETURN_IF_ERROR(moveInto(path, target));
+  if (!duplicate) {
+    rocksdb::WriteBatch batch;
+    batch
+        .Put(deps.store->family(store::kFilesFamily), sha,
+             fileRecordJson(path.filename().string(), "receipted", existing.next_line, result.tasks,
+                            result.items, deps.clock->nowMicros()))
+        .PermitUncheckedError();
+    TITAND_RETURN_IF_ERROR(deps.store->write(&batch));
+  }
   return result;
 }
 

@@ -376,6 +376,36 @@ TEST_F(PipelineTest, LongFileNameGetsShortenedReceipt) {
   EXPECT_FALSE(std::filesystem::exists(daemon.spoolDir() / "incoming" / name));
 }
 
+TEST_F(PipelineTest, ReceiptAfterBlockedDoneDirIsNotDuplicate) {
+  auto target = startTarget();
+  ASSERT_TRUE(target);
+  DaemonHarness daemon(kFastRetries);
+  daemon.start();
+  // A regular file where done/ should be: the commit succeeds, the receipt cannot be written.
+  auto done_dir = daemon.spoolDir() / "done";
+  std::filesystem::remove_all(done_dir);
+  std::ofstream(done_dir) << "not a directory\n";
+  daemon.dropFile("blocked.ndjson", taskLine("blocked", {target->baseUrl() + "/ok"}));
+  auto deadline = std::chrono::steady_clock::now() + seconds(30);
+  while (daemon.readLog().find("ingest failed") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  ASSERT_NE(daemon.readLog().find("ingest failed"), std::string::npos) << daemon.readLog();
+
+  std::filesystem::remove(done_dir);
+  std::filesystem::create_directory(done_dir);
+  ASSERT_TRUE(daemon.waitForPath(done_dir / "blocked.ndjson.receipt.json", milliseconds(30000)))
+      << daemon.readLog();
+  std::string receipt = slurp(done_dir / "blocked.ndjson.receipt.json");
+  EXPECT_NE(receipt.find("\"duplicate\":false"), std::string::npos) << receipt;
+  auto executions = daemon.receiptExecutions("blocked.ndjson");
+  ASSERT_EQ(executions.size(), 1u);
+  std::string done = daemon.waitForExecution(executions[0], milliseconds(30000));
+  EXPECT_EQ(jsonField(done, "data.status"), "completed");
+  EXPECT_EQ(target->totalRequests(), 1u);
+}
+
 TEST_F(PipelineTest, SigtermFinishesInFlightAndExitsZero) {
   auto target = startTarget();
   ASSERT_TRUE(target);
