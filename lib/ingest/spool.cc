@@ -17,6 +17,8 @@ namespace fs = std::filesystem;
 
 // Time a file in incoming/ must go unmodified before it is ingested.
 constexpr std::chrono::milliseconds kSettleTime{1000};
+// Names of ignored entries remembered so that each is logged once.
+constexpr size_t kMaxIgnoredNames = 1000;
 
 // Returns true for names a writer finished and renamed into incoming/. The extension may be in
 // any case, since some tools upper-case names.
@@ -114,13 +116,28 @@ void Spool::threadMain() {
   }
 }
 
+void Spool::warnIgnored(const fs::directory_entry& entry) {
+  std::string name = entry.path().filename().string();
+  if (name.empty() || name.front() == '.' || name.ends_with(".tmp")) return;  // Writers' own.
+  // Once per name: the rescan sees the same entry every few seconds.
+  if (ignored_names_.size() >= kMaxIgnoredNames || !ignored_names_.insert(name).second) return;
+  std::error_code error;
+  const char* kind = entry.is_directory(error)       ? "a directory"
+                     : !entry.is_regular_file(error) ? "not a regular file"
+                                                     : "not named *.ndjson or *.jsonl";
+  log_->warn("ignoring {}: {}; move it out of incoming/", entry.path().string(), kind);
+}
+
 std::optional<std::chrono::milliseconds> Spool::scanIncoming() {
   std::vector<fs::path> files;
   std::optional<std::chrono::milliseconds> settling;
   std::error_code error;
   auto now = fs::file_time_type::clock::now();
   for (fs::directory_iterator it(incoming_, error), end; !error && it != end; it.increment(error)) {
-    if (!it->is_regular_file(error) || !isCandidate(it->path())) continue;
+    if (!it->is_regular_file(error) || !isCandidate(it->path())) {
+      warnIgnored(*it);
+      continue;
+    }
     // A file written in place rather than renamed in may still be growing. Take it only once
     // it has not been modified for kSettleTime, so that no line written later is lost.
     std::error_code time_error;

@@ -27,7 +27,9 @@
 #include <functional>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <thread>
+#include <unordered_set>
 #include <vector>
 
 #include "common/clock.h"
@@ -74,6 +76,8 @@ class Spool {
   // modified too recently to take has settled, if there is one.
   std::optional<std::chrono::milliseconds> scanIncoming();
   void processFile(const std::filesystem::path& path);
+  // Logs an entry of incoming/ that is not ingested, once per name.
+  void warnIgnored(const std::filesystem::directory_entry& entry);
   void postQueued(std::vector<Queued> queued);
   void wake();
 
@@ -83,7 +87,9 @@ class Spool {
   uv_fs_event_t* fs_event_ = nullptr;
   uv_async_t* async_ = nullptr;
   std::thread thread_;
-  int lock_fd_ = -1;  // flock on <spool dir>/titand.lock while started.
+  int lock_fd_ = -1;
+  std::unordered_set<std::string>
+      ignored_names_;  // Spool thread only.  // flock on <spool dir>/titand.lock while started.
   std::mutex mutex_;
   std::condition_variable wake_cv_;
   bool wake_flag_ = false;

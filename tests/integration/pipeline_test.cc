@@ -406,6 +406,25 @@ TEST_F(PipelineTest, ReceiptAfterBlockedDoneDirIsNotDuplicate) {
   EXPECT_EQ(target->totalRequests(), 1u);
 }
 
+TEST_F(PipelineTest, IgnoredEntriesAreLoggedOnce) {
+  DaemonHarness daemon(kFastRetries);
+  daemon.start();
+  auto incoming = daemon.spoolDir() / "incoming";
+  std::filesystem::create_directory(incoming / "batch.ndjson");
+  std::ofstream(incoming / "notes.txt") << "not a task file\n";
+  std::ofstream(incoming / ".hidden.ndjson") << "a writer's own file\n";
+  std::this_thread::sleep_for(milliseconds(1500));  // Several rescans at 200 ms.
+  std::string log = daemon.readLog();
+  auto count = [&log](const std::string& text) {
+    size_t n = 0;
+    for (size_t at = log.find(text); at != std::string::npos; at = log.find(text, at + 1)) ++n;
+    return n;
+  };
+  EXPECT_EQ(count("batch.ndjson: a directory"), 1u) << log;
+  EXPECT_EQ(count("notes.txt: not named *.ndjson or *.jsonl"), 1u) << log;
+  EXPECT_EQ(count(".hidden.ndjson"), 0u) << log;
+}
+
 TEST_F(PipelineTest, SigtermFinishesInFlightAndExitsZero) {
   auto target = startTarget();
   ASSERT_TRUE(target);
