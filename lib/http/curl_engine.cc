@@ -76,8 +76,8 @@ CurlEngine::CurlEngine(uv_loop_t* loop, const Options& options)
 CurlEngine::~CurlEngine() {
   abortAll();
   for (CURL* easy : idle_easies_) curl_easy_cleanup(easy);
-  // Cleaning up the multi handle asks to remove the remaining sockets; their contexts are
-  // closed through uv_close and freed in its callback.
+  // Cleaning up the multi handle makes libcurl remove the remaining sockets through the
+  // socket callback. Their contexts are closed with uv_close and freed in its callback.
   curl_multi_cleanup(multi_);
   uv_timer_stop(timer_);
   uv_close(reinterpret_cast<uv_handle_t*>(timer_),

@@ -293,7 +293,7 @@ void NdjsonReader::processRegion(size_t size) {
   if (!summary_.stopped_early) lines_before_ += line_count;
 }
 
-// Overwrites the lines over max_line_bytes with spaces, so the stream sees them as blank, and
+// Overwrites the lines over max_line_bytes with spaces, so the stream reads them as blank, and
 // returns the number of lines in the region. The lines keep their length for the error.
 size_t NdjsonReader::blankOverlongLines(size_t size) {
   size_t count = 0;

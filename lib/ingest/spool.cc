@@ -119,7 +119,7 @@ void Spool::threadMain() {
 void Spool::warnIgnored(const fs::directory_entry& entry) {
   std::string name = entry.path().filename().string();
   if (name.empty() || name.front() == '.' || name.ends_with(".tmp")) return;  // Writers' own.
-  // Once per name: the rescan sees the same entry every few seconds.
+  // Once per name, because every rescan lists the same entry again.
   if (ignored_names_.size() >= kMaxIgnoredNames || !ignored_names_.insert(name).second) return;
   std::error_code error;
   const char* kind = entry.is_directory(error)       ? "a directory"

@@ -117,7 +117,7 @@ struct Execution {
   Micros created_at = 0;
   Micros started_at = 0;
   Micros finished_at = 0;
-  std::string source;  // Where it came from, such as "file batch.ndjson line 12".
+  std::string source;  // Origin of the execution, such as "file batch.ndjson line 12".
 
   std::string toJson() const;
   static Result<Execution> fromJson(std::string_view json);

@@ -29,7 +29,7 @@ struct ScanResult {
   bool exhausted = false;  // True when no further due key of the host exists.
 };
 
-// Returns up to `max` keys of `host_id` that are due at `now`, oldest first. `decide` sees
+// Returns up to `max` keys of `host_id` that are due at `now`, oldest first. `decide` receives
 // each key and may skip it (already claimed) or stop the scan (rate limit reached).
 Result<ScanResult> scanDue(Store& store, uint32_t host_id, Micros now, size_t max,
                            const std::function<ScanDecision(const model::ItemKey&)>& decide,

@@ -436,7 +436,7 @@ class HttpTarget::Server {
     uv_tcp_t tcp;
     Server* server;
     h2o_accept_ctx_t accept_ctx;
-    h2o_hostconf_t* hosts[2];  // One host per listener, so the handler knows its port.
+    h2o_hostconf_t* hosts[2];  // One host per listener, so the handler can tell its port.
   };
   // The uv handle of one accepted connection. h2o owns the h2o_socket_t built on it and
   // uses the handle's data field, hence the first-member cast in onConnectionClosed.
@@ -652,8 +652,8 @@ void HttpTarget::Server::onStopRequested(uv_async_t* async) {
   static_cast<Server*>(async->data)->beginShutdown();
 }
 
-// Stops accepting, answers every pending request with 503 and shuts down every open socket,
-// so h2o reads EOF or fails its next write and closes each connection by itself.
+// Stops accepting, sends 503 to every pending request and shuts down every open socket. h2o
+// then reads EOF or fails its next write, and closes each connection by itself.
 void HttpTarget::Server::beginShutdown() {
   if (stopping_) return;
   stopping_ = true;
