@@ -390,8 +390,8 @@ Result<FileResult> ingestFile(const fs::path& path, const fs::path& done_dir,
     rocksdb::WriteBatch batch;
     batch
         .Put(deps.store->family(store::kFilesFamily), sha,
-             fileRecordJson(path.filename().string(), "receipted", existing.next_line, result.tasks,
-                            result.items, deps.clock->nowMicros()))
+             fileRecordJson(path.filename().string(), "receipted", summary.value().lines_total + 1,
+                            result.tasks, result.items, deps.clock->nowMicros()))
         .PermitUncheckedError();
     TITAND_RETURN_IF_ERROR(deps.store->write(&batch));
   }
