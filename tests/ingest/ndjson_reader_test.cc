@@ -91,6 +91,21 @@ class NdjsonReaderTest : public ::testing::Test {
     }
   }
 
+  // Checks the outcome of reading mixedContent(): tasks exactly on the valid lines, each with
+  // its own name, errors exactly on the broken lines, and every line counted.
+  static void expectMixedResult(const Collected& collected,
+                                const std::map<uint64_t, uint64_t>& id_of_line,
+                                const std::vector<uint64_t>& error_lines, uint64_t lines_total) {
+    std::vector<uint64_t> expected_tasks;
+    for (const auto& entry : id_of_line) expected_tasks.push_back(entry.first);
+    EXPECT_EQ(collected.taskLines(), expected_tasks);
+    expectNamesMatchLines(collected, id_of_line);
+    EXPECT_EQ(collected.errorLines(), error_lines);
+    EXPECT_EQ(collected.summary.lines_total, lines_total);
+    EXPECT_EQ(collected.summary.tasks, expected_tasks.size());
+    EXPECT_EQ(collected.summary.errors, error_lines.size());
+  }
+
   titand::testing::TempDir dir_;
   int files_ = 0;
   ReaderOptions options_;
@@ -335,14 +350,7 @@ TEST_F(NdjsonReaderTest, ManyLinesAcrossSmallChunks) {
   std::vector<uint64_t> error_lines;
   std::string content = mixedContent(3000, &id_of_line, &error_lines);
   Collected result = read(content);
-  std::vector<uint64_t> expected_tasks;
-  for (const auto& entry : id_of_line) expected_tasks.push_back(entry.first);
-  EXPECT_EQ(result.taskLines(), expected_tasks);
-  expectNamesMatchLines(result, id_of_line);
-  EXPECT_EQ(result.errorLines(), error_lines);
-  EXPECT_EQ(result.summary.lines_total, 3000u);
-  EXPECT_EQ(result.summary.tasks, expected_tasks.size());
-  EXPECT_EQ(result.summary.errors, error_lines.size());
+  expectMixedResult(result, id_of_line, error_lines, 3000);
   for (size_t i = 1; i < result.order.size(); ++i) {
     ASSERT_LT(result.order[i - 1], result.order[i]) << "callbacks out of line order";
   }
@@ -374,12 +382,7 @@ TEST_F(NdjsonReaderTest, ManyLinesAcrossStreamWindows) {
   std::string content = mixedContent(40000, &id_of_line, &error_lines);
   ASSERT_GT(content.size(), 4u << 20);
   Collected result = read(content);
-  std::vector<uint64_t> expected_tasks;
-  for (const auto& entry : id_of_line) expected_tasks.push_back(entry.first);
-  EXPECT_EQ(result.taskLines(), expected_tasks);
-  expectNamesMatchLines(result, id_of_line);
-  EXPECT_EQ(result.errorLines(), error_lines);
-  EXPECT_EQ(result.summary.lines_total, 40000u);
+  expectMixedResult(result, id_of_line, error_lines, 40000);
 }
 
 TEST_F(NdjsonReaderTest, EmptyFileHasNoTasks) {
